@@ -1,0 +1,156 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Amazon.SQS;
+using Amazon.SQS.Model;
+using BulkDispatch.Flush.Engine;
+using BulkDispatch.Sandbox;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace BulkDispatch.Cli.Commands;
+
+/// <summary>
+/// <c>bulkdispatch demo</c>: the whole product on this machine, no cloud account. Starts the SQS emulator
+/// and a local Event API that validates every body, fills a queue, runs one flush, and prints what happened.
+/// </summary>
+internal static class DemoCommand
+{
+    private static readonly Option<int> Visitors = new("--visitors")
+    {
+        Description = "How many visitors to enqueue (1 to 10 per SDK event, several events per message).",
+        DefaultValueFactory = _ => 5000,
+    };
+
+    public static Command Create()
+    {
+        var command = new Command("demo", """
+            Run the product end to end locally: start the fauxqs SQS emulator (installs it with npm if
+            needed) and a local Optimizely Event API that validates every body against the EventBatch
+            schema, fill a queue with realistic SDK events for two projects on the US and EU endpoints,
+            run one flush into the local endpoint, and print what happened. Stops what it started.
+
+            Examples:
+              bulkdispatch demo
+              bulkdispatch demo --visitors 20000 --json
+            """)
+        {
+            Visitors, CommonOptions.Json, CommonOptions.Verbose,
+        };
+        command.SetAction((parse, cancellationToken) => RunAsync(parse.GetValue(Visitors), parse.GetValue(CommonOptions.Json), parse.GetValue(CommonOptions.Verbose), cancellationToken));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(int visitors, bool json, bool verbose, CancellationToken cancellationToken)
+    {
+        if (visitors is < 1 or > 1_000_000)
+        {
+            await Console.Error.WriteLineAsync("--visitors: give a number from 1 to 1000000, e.g. --visitors 5000.");
+            return ExitCodes.BadConfiguration;
+        }
+
+        var say = json ? TextWriter.Null : Console.Out;
+        say.WriteLine("Starting the SQS emulator (fauxqs) and a local Event API ...");
+        await using var emulator = await SqsEmulator.StartAsync(cancellationToken: cancellationToken);
+        await using var eventApi = await LocalEventApi.StartAsync(cancellationToken);
+        using var sqs = emulator.CreateClient();
+        var (queueUrl, dlqUrl) = await emulator.CreateQueueWithDeadLetterQueueAsync("event-queue", visibilityTimeoutSeconds: 60, ct: cancellationToken);
+
+        var events = DemoEvents.Generate(visitors);
+        var messages = DemoEvents.ToMessages(events);
+        var clock = Stopwatch.StartNew();
+        int sendRequests = await EnqueueAsync(sqs, queueUrl, messages, cancellationToken);
+        var enqueueTime = clock.Elapsed;
+        say.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Enqueued {visitors} visitors in {events.Count} SDK events, packed into {messages.Count} SQS messages with {sendRequests} SendMessageBatch requests ({enqueueTime.TotalSeconds:0.00} s)."));
+
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["BulkDispatch:Sqs:QueueUrl"] = queueUrl,
+            ["BulkDispatch:Sqs:ServiceUrl"] = emulator.ServiceUrl.ToString(),
+            ["BulkDispatch:Optimizely:EndpointOverride"] = eventApi.EventsUrl.ToString(),
+            ["BulkDispatch:Flush:ReceiveWaitTime"] = "00:00:01",
+        }).Build();
+        await using var services = CommonOptions.BuildServices(configuration, verbose, s => s.AddSingleton<IAmazonSQS>(emulator.CreateClient()));
+        say.WriteLine("Flushing ...");
+        var report = await services.GetRequiredService<FlushEngine>().RunAsync(cancellationToken);
+
+        var accepted = eventApi.AcceptedRequests;
+        int visitorsAccepted = accepted.Sum(r => r.VisitorJson.Count);
+        long queueLeft = await DepthAsync(sqs, queueUrl, cancellationToken);
+        long dlqLeft = await DepthAsync(sqs, dlqUrl, cancellationToken);
+        if (json)
+        {
+            Console.Out.WriteLine(JsonSerializer.Serialize(new
+            {
+                visitorsEnqueued = visitors,
+                sdkEvents = events.Count,
+                sqsMessages = messages.Count,
+                sendMessageBatchRequests = sendRequests,
+                eventApi = new { requests = eventApi.Requests.Count, accepted = accepted.Count, visitorsAccepted, schemaFailures = eventApi.SchemaFailures, bytes = accepted.Sum(r => (long)r.Body.Length) },
+                queueMessagesLeft = queueLeft,
+                deadLetterMessages = dlqLeft,
+                report,
+            }, FlushCommand.ReportJson));
+        }
+        else
+        {
+            say.Write(report.ToText());
+            say.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Local Event API: {eventApi.Requests.Count} requests, {accepted.Count} accepted, {visitorsAccepted} visitors, {eventApi.SchemaFailures} schema failures, {accepted.Sum(r => (long)r.Body.Length)} bytes."));
+            say.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"One request per SDK event would have been {events.Count} requests; one per visitor {visitors}. Queue afterwards: {queueLeft} messages; DLQ: {dlqLeft}."));
+        }
+
+        bool ok = report.Complete && visitorsAccepted == visitors && eventApi.SchemaFailures == 0 && queueLeft == 0;
+        return ok ? ExitCodes.Complete : ExitCodes.Incomplete;
+    }
+
+    private static async Task<int> EnqueueAsync(IAmazonSQS sqs, string queueUrl, IReadOnlyList<string> messages, CancellationToken cancellationToken)
+    {
+        // A SendMessageBatch holds at most 10 messages and 1 MiB in all.
+        int requests = 0;
+        var batch = new List<SendMessageBatchRequestEntry>();
+        long bytes = 0;
+        foreach (var body in messages)
+        {
+            long size = System.Text.Encoding.UTF8.GetByteCount(body);
+            if (batch.Count == 10 || (batch.Count > 0 && bytes + size > 1_000_000))
+            {
+                await SendAsync();
+            }
+
+            batch.Add(new SendMessageBatchRequestEntry(batch.Count.ToString(CultureInfo.InvariantCulture), body));
+            bytes += size;
+        }
+
+        if (batch.Count > 0)
+        {
+            await SendAsync();
+        }
+
+        return requests;
+
+        async Task SendAsync()
+        {
+            var response = await sqs.SendMessageBatchAsync(new SendMessageBatchRequest { QueueUrl = queueUrl, Entries = batch }, cancellationToken);
+            if (response.Failed is { Count: > 0 } failed)
+            {
+                throw new InvalidOperationException($"The emulator refused {failed.Count} messages: {failed[0].Code} {failed[0].Message}");
+            }
+
+            requests++;
+            batch = [];
+            bytes = 0;
+        }
+    }
+
+    private static async Task<long> DepthAsync(IAmazonSQS sqs, string queueUrl, CancellationToken cancellationToken)
+    {
+        var attributes = await sqs.GetQueueAttributesAsync(
+            new GetQueueAttributesRequest { QueueUrl = queueUrl, AttributeNames = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] },
+            cancellationToken);
+        return (long)attributes.ApproximateNumberOfMessages + attributes.ApproximateNumberOfMessagesNotVisible;
+    }
+}

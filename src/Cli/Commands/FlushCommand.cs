@@ -1,0 +1,69 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using BulkDispatch.Flush.Configuration;
+using BulkDispatch.Flush.Engine;
+using BulkDispatch.Flush.Reporting;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace BulkDispatch.Cli.Commands;
+
+/// <summary><c>bulkdispatch flush</c>: one flush run, for any scheduler that can start a process.</summary>
+internal static class FlushCommand
+{
+    private static readonly Option<bool> DryRun = new("--dry-run")
+    {
+        Description = "Receive, decode, group and pack, validate every body, print what would be sent; post nothing, delete nothing (messages become visible again at once).",
+    };
+
+    internal static readonly JsonSerializerOptions ReportJson = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    public static Command Create()
+    {
+        var command = new Command("flush", """
+            Drain the event queue once into batched Optimizely Event API requests, delete what Optimizely
+            accepted, dead-letter what it never will, and print a report.
+
+            Examples:
+              bulkdispatch flush --settings local.settings.json
+              BulkDispatch__Sqs__QueueUrl=https://sqs.us-west-2.amazonaws.com/123456789012/event-queue bulkdispatch flush --json
+              bulkdispatch flush --dry-run --set BulkDispatch__Flush__MaxDuration=00:00:30
+
+            Exit codes: 0 complete, 1 incomplete (transient failure; messages left for the next run),
+            2 bad configuration (nothing received), 3 unexpected error.
+            """)
+        {
+            CommonOptions.SettingsFile, CommonOptions.Set, CommonOptions.Json, CommonOptions.Verbose, DryRun,
+        };
+        command.SetAction((parse, cancellationToken) => RunAsync(parse, cancellationToken));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken)
+    {
+        bool json = parse.GetValue(CommonOptions.Json);
+        try
+        {
+            var configuration = Settings.Build(parse.GetValue(CommonOptions.SettingsFile), parse.GetValue(CommonOptions.Set) ?? []);
+            await using var services = CommonOptions.BuildServices(configuration, parse.GetValue(CommonOptions.Verbose));
+            var engine = services.GetRequiredService<FlushEngine>();
+            var report = await engine.RunAsync(new FlushRunOptions { DryRun = parse.GetValue(DryRun) }, cancellationToken);
+            Console.Out.Write(json ? JsonSerializer.Serialize(report, ReportJson) + Environment.NewLine : report.ToText());
+            return report.Complete ? ExitCodes.Complete : ExitCodes.Incomplete;
+        }
+        catch (Exception ex) when (ex is BulkDispatchConfigurationException or SettingsFileException)
+        {
+            await Console.Error.WriteLineAsync(ex.Message);
+            await Console.Error.WriteLineAsync("Nothing was received. Fix the settings above and run again (see README: Settings).");
+            return ExitCodes.BadConfiguration;
+        }
+    }
+
+    /// <summary>The report as the JSON <c>--json</c> prints.</summary>
+    internal static string ToJson(FlushReport report) => JsonSerializer.Serialize(report, ReportJson);
+}

@@ -1,0 +1,23 @@
+using System.CommandLine;
+using BulkDispatch.Cli;
+using BulkDispatch.Cli.Commands;
+
+var root = new RootCommand("""
+    bulkdispatch: durable, bulk delivery of Optimizely Feature Experimentation events from an SQS queue
+    to the Optimizely Event API. Settings come from appsettings.json, the environment
+    (BulkDispatch__Section__Name), --settings FILE and --set NAME=VALUE, in that order.
+    """)
+{
+    FlushCommand.Create(),
+    DemoCommand.Create(),
+};
+
+try
+{
+    return await root.Parse(args).InvokeAsync();
+}
+catch (Exception ex)
+{
+    await Console.Error.WriteLineAsync($"bulkdispatch: unexpected error: {ex}");
+    return ExitCodes.Failed;
+}

@@ -1,0 +1,128 @@
+using System.Text;
+using System.Text.Json;
+
+namespace BulkDispatch.Core.Events;
+
+/// <summary>
+/// An EventBatch body cut into its shared header (every top-level property but <c>visitors</c>,
+/// each kept as its raw <c>"name":value</c> text) and its visitors (each kept as raw JSON text).
+/// Nothing is deserialized, so nothing can be rewritten on the way to Optimizely.
+/// </summary>
+internal sealed class EventBatchParts
+{
+    private EventBatchParts(IReadOnlyList<ReadOnlyMemory<byte>> headerProperties, IReadOnlyList<ReadOnlyMemory<byte>> visitors)
+    {
+        HeaderProperties = headerProperties;
+        Visitors = visitors;
+        HeaderBytes = headerProperties.Sum(p => p.Length);
+        HeaderKey = BuildHeaderKey(headerProperties);
+    }
+
+    /// <summary>The raw <c>"name":value</c> text of each top-level property other than visitors, in body order.</summary>
+    public IReadOnlyList<ReadOnlyMemory<byte>> HeaderProperties { get; }
+
+    /// <summary>The raw JSON text of each element of <c>visitors</c>, in body order.</summary>
+    public IReadOnlyList<ReadOnlyMemory<byte>> Visitors { get; }
+
+    /// <summary>Sum of the header properties' lengths.</summary>
+    public int HeaderBytes { get; }
+
+    /// <summary>Equal for two bodies exactly when their header properties are equal (in any order).</summary>
+    public string HeaderKey { get; }
+
+    /// <summary>Splits an EventBatch body; false with a reason when it is not an object with a visitors array.</summary>
+    public static bool TryRead(ReadOnlyMemory<byte> body, out EventBatchParts? parts, out string? error)
+    {
+        parts = null;
+        try
+        {
+            return TryReadCore(body, out parts, out error);
+        }
+        catch (JsonException ex)
+        {
+            error = $"Event body is not valid JSON: {ex.Message}";
+            return false;
+        }
+        catch (InvalidOperationException ex)
+        {
+            // Utf8JsonReader throws this for an escaped lone surrogate ("\ud800") in a property name it compares.
+            error = $"Event body holds a string that is not valid UTF-16: {ex.Message}";
+            return false;
+        }
+    }
+
+    private static bool TryReadCore(ReadOnlyMemory<byte> body, out EventBatchParts? parts, out string? error)
+    {
+        parts = null;
+        var reader = new Utf8JsonReader(body.Span, new JsonReaderOptions { MaxDepth = 256 });
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            error = "Event body is not a JSON object.";
+            return false;
+        }
+
+        var header = new List<ReadOnlyMemory<byte>>(8);
+        List<ReadOnlyMemory<byte>>? visitors = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            int propertyStart = (int)reader.TokenStartIndex;
+            if (reader.ValueTextEquals("visitors"u8))
+            {
+                if (visitors is not null)
+                {
+                    error = "Event body has two 'visitors' properties.";
+                    return false;
+                }
+
+                reader.Read();
+                if (reader.TokenType != JsonTokenType.StartArray)
+                {
+                    error = "Event body's 'visitors' is not an array.";
+                    return false;
+                }
+
+                visitors = [];
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                {
+                    int start = (int)reader.TokenStartIndex;
+                    if (reader.TokenType != JsonTokenType.StartObject)
+                    {
+                        error = $"Visitor {visitors.Count} is not a JSON object.";
+                        return false;
+                    }
+
+                    reader.Skip();
+                    visitors.Add(body.Slice(start, (int)reader.BytesConsumed - start));
+                }
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+                header.Add(body.Slice(propertyStart, (int)reader.BytesConsumed - propertyStart));
+            }
+        }
+
+        if (visitors is null)
+        {
+            error = "Event body has no 'visitors' array.";
+            return false;
+        }
+
+        error = null;
+        parts = new EventBatchParts(header, visitors);
+        return true;
+    }
+
+    private static string BuildHeaderKey(IReadOnlyList<ReadOnlyMemory<byte>> properties)
+    {
+        var texts = new string[properties.Count];
+        for (int i = 0; i < texts.Length; i++)
+        {
+            texts[i] = Encoding.UTF8.GetString(properties[i].Span);
+        }
+
+        Array.Sort(texts, StringComparer.Ordinal);
+        return string.Join('\u0001', texts);
+    }
+}

@@ -1,0 +1,66 @@
+using System.Buffers;
+using System.Text.Json;
+
+namespace BulkDispatch.Core.Wire;
+
+/// <summary>
+/// Turns a legacy message of the Python reference producer, <c>{"visitor_id": [attributes, snapshot]}</c>,
+/// into one event whose body is an EventBatch under the configured header. The visitor id, the
+/// attributes and the snapshot are copied as raw JSON text.
+/// </summary>
+internal static class LegacyDecoder
+{
+    public static DecodeResult Decode(byte[] utf8, LegacyHeader header)
+    {
+        var buffer = new ArrayBufferWriter<byte>(utf8.Length + 256);
+        using (var writer = new Utf8JsonWriter(buffer, WireFormat.WriterOptions))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("account_id", header.AccountId);
+            writer.WriteString("project_id", header.ProjectId);
+            writer.WriteString("client_name", header.ClientName);
+            writer.WriteString("client_version", header.ClientVersion);
+            writer.WriteBoolean("anonymize_ip", header.AnonymizeIp);
+            writer.WriteBoolean("enrich_decisions", header.EnrichDecisions);
+            writer.WriteStartArray("visitors");
+
+            var reader = new Utf8JsonReader(utf8);
+            reader.Read(); // StartObject (checked by the caller)
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                // The property name token with its quotes, still escaped exactly as written.
+                var visitorId = utf8.AsSpan((int)reader.TokenStartIndex, reader.ValueSpan.Length + 2);
+                reader.Read(); // StartArray
+                reader.Read(); // attributes
+                var attributes = RawValue(ref reader, utf8);
+                reader.Read(); // snapshot
+                var snapshot = RawValue(ref reader, utf8);
+                reader.Read(); // EndArray
+
+                writer.WriteStartObject();
+                writer.WritePropertyName("visitor_id");
+                writer.WriteRawValue(visitorId, skipInputValidation: true);
+                writer.WritePropertyName("attributes");
+                writer.WriteRawValue(attributes, skipInputValidation: true);
+                writer.WriteStartArray("snapshots");
+                writer.WriteRawValue(snapshot, skipInputValidation: true);
+                writer.WriteEndArray();
+                writer.WriteEndObject();
+            }
+
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+
+        var body = buffer.WrittenMemory.ToArray();
+        var headers = new Dictionary<string, string> { ["Content-Type"] = "application/json" };
+        return DecodeResult.Ok([new DecodedEvent(header.Url, "POST", headers, body, null)], isLegacy: true);
+    }
+
+    private static ReadOnlySpan<byte> RawValue(ref Utf8JsonReader reader, byte[] utf8)
+    {
+        int start = (int)reader.TokenStartIndex;
+        reader.Skip();
+        return utf8.AsSpan(start, (int)reader.BytesConsumed - start);
+    }
+}

@@ -1,0 +1,152 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace BulkDispatch.Core.Wire;
+
+/// <summary>
+/// Version 1 of the SQS message format (see docs/wire-format.md): one message carries one or
+/// more events, and each event's body is embedded as raw JSON, byte for byte as the SDK wrote it.
+/// </summary>
+public static class WireFormat
+{
+    /// <summary>The value of the top-level <c>format</c> field that marks a BulkDispatch message.</summary>
+    public const string FormatName = "bulkdispatch";
+
+    /// <summary>The wire-format version this library writes.</summary>
+    public const int CurrentVersion = 1;
+
+    /// <summary>Message attribute that names the <see cref="DeadLetterReason"/> of a dead-lettered message.</summary>
+    public const string ReasonAttribute = "BulkDispatch.Reason";
+
+    /// <summary>Message attribute with a human-readable explanation of a dead-lettered message.</summary>
+    public const string DetailAttribute = "BulkDispatch.Detail";
+
+    /// <summary>Bytes of a message that holds no event: the envelope around the events array.</summary>
+    public static int EnvelopeBytes { get; } = Encode([]).Length;
+
+    // Non-ASCII text stays as it is: it costs fewer bytes and SQS accepts it.
+    internal static readonly JsonWriterOptions WriterOptions = new()
+    {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        Indented = false,
+    };
+
+    /// <summary>Writes one version-1 message that carries <paramref name="events"/> in order.</summary>
+    /// <exception cref="JsonException">An event's body is not valid JSON.</exception>
+    public static string Encode(IReadOnlyList<QueuedEvent> events)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        var buffer = new ArrayBufferWriter<byte>(256 + events.Sum(e => e.Body.Length * 2));
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            WriteStart(writer);
+            foreach (var e in events)
+            {
+                WriteEvent(writer, e.Url, e.HttpVerb, e.Headers, Encoding.UTF8.GetBytes(e.Body), e.EnqueuedAt, validateBody: true);
+            }
+
+            WriteEnd(writer);
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    /// <summary>Writes one version-1 message holding a single event whose body is already UTF-8.</summary>
+    internal static string EncodeOne(DecodedEvent e, ReadOnlySpan<byte> body)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256 + body.Length);
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            WriteStart(writer);
+            WriteEvent(writer, e.Url, e.HttpVerb, e.Headers, body, e.EnqueuedAt, validateBody: false);
+            WriteEnd(writer);
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    private static void WriteStart(Utf8JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("format", FormatName);
+        writer.WriteNumber("version", CurrentVersion);
+        writer.WriteStartArray("events");
+    }
+
+    private static void WriteEnd(Utf8JsonWriter writer)
+    {
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    }
+
+    private static void WriteEvent(
+        Utf8JsonWriter writer,
+        string url,
+        string verb,
+        IReadOnlyDictionary<string, string> headers,
+        ReadOnlySpan<byte> body,
+        DateTimeOffset? enqueuedAt,
+        bool validateBody)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("url", url);
+        writer.WriteString("verb", verb);
+        writer.WriteStartObject("headers");
+        foreach (var (name, value) in headers)
+        {
+            writer.WriteString(name, value);
+        }
+
+        writer.WriteEndObject();
+        if (enqueuedAt is { } at)
+        {
+            writer.WriteString("enqueuedAt", at.ToUniversalTime());
+        }
+
+        if (SqsSafe(body))
+        {
+            // The body goes in as raw JSON: never re-serialized, so Optimizely gets the SDK's bytes.
+            writer.WritePropertyName("body");
+            writer.WriteRawValue(body, skipInputValidation: !validateBody);
+        }
+        else
+        {
+            // Characters some SQS implementations refuse (outside the Basic Multilingual Plane, e.g. emoji):
+            // carry the body as a JSON string instead. String escaping is exactly reversible, so the
+            // reader gets back the same bytes.
+            if (validateBody)
+            {
+                var check = new Utf8JsonReader(body);
+                while (check.Read())
+                {
+                }
+            }
+
+            writer.WriteString("bodyText", body);
+        }
+
+        writer.WriteEndObject();
+    }
+
+    /// <summary>True when the UTF-8 text has only characters every SQS implementation accepts raw.</summary>
+    internal static bool SqsSafe(ReadOnlySpan<byte> utf8)
+    {
+        for (int i = 0; i < utf8.Length; i++)
+        {
+            byte b = utf8[i];
+            if (b >= 0xF0 || (b < 0x20 && b is not (0x09 or 0x0A or 0x0D)))
+            {
+                return false; // a four-byte sequence (U+10000 and up) or a control character
+            }
+
+            if (b == 0xEF && i + 2 < utf8.Length && utf8[i + 1] == 0xBF && utf8[i + 2] >= 0xBE)
+            {
+                return false; // U+FFFE, U+FFFF
+            }
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,63 @@
+namespace BulkDispatch.Flush.Engine;
+
+/// <summary>
+/// Counts the bytes of received messages still held in memory; receivers wait for room before
+/// asking SQS for more, which keeps the flush's memory bounded whatever the backlog.
+/// </summary>
+internal sealed class ByteBudget(long limit)
+{
+    private readonly Lock _gate = new();
+    private long _used;
+    private TaskCompletionSource? _room;
+
+    public long Limit => limit;
+
+    public long Used
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _used;
+            }
+        }
+    }
+
+    public void Take(long bytes)
+    {
+        lock (_gate)
+        {
+            _used += bytes;
+        }
+    }
+
+    public void Return(long bytes)
+    {
+        TaskCompletionSource? room = null;
+        lock (_gate)
+        {
+            _used -= bytes;
+            if (_used < limit)
+            {
+                room = _room;
+                _room = null;
+            }
+        }
+
+        room?.TrySetResult();
+    }
+
+    public Task WaitForRoomAsync(CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (_used < limit)
+            {
+                return Task.CompletedTask;
+            }
+
+            _room ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _room.Task.WaitAsync(cancellationToken);
+        }
+    }
+}

@@ -1,0 +1,47 @@
+using Amazon.SQS.Model;
+using BulkDispatch.Core.Wire;
+
+namespace BulkDispatch.Flush.Engine;
+
+/// <summary>
+/// A received message and what is still pending for it. It is deleted when the last of its
+/// visitors is accepted or dead-lettered, and never when any of them failed in this run.
+/// </summary>
+internal sealed class InFlightMessage(Message message, int bytes, long leaseUntil)
+{
+    // Starts at 1: the assembler holds a reference until it has handed out every visitor.
+    private int _pending = 1;
+    private int _failed;
+
+    public Message Message { get; } = message;
+
+    public int Bytes { get; } = bytes;
+
+    /// <summary>Timestamp (TimeProvider ticks) until which the message is invisible to others.</summary>
+    public long LeaseUntil { get; set; } = leaseUntil;
+
+    public bool Failed => Volatile.Read(ref _failed) != 0;
+
+    public void AddPending(int count) => Interlocked.Add(ref _pending, count);
+
+    public void MarkFailed() => Volatile.Write(ref _failed, 1);
+
+    /// <summary>Resolves one pending unit; true when this was the last one.</summary>
+    public bool Release() => Interlocked.Decrement(ref _pending) == 0;
+}
+
+/// <summary>One SDK event (LogEvent) inside a message, for counting whole events delivered.</summary>
+internal sealed class EventTracker(InFlightMessage message, DecodedEvent decoded, int visitors)
+{
+    private int _pending = visitors;
+    private int _undelivered;
+
+    public InFlightMessage Message { get; } = message;
+
+    public DecodedEvent Decoded { get; } = decoded;
+
+    public void MarkUndelivered() => Volatile.Write(ref _undelivered, 1);
+
+    /// <summary>Resolves one visitor; true when it was the last and every visitor was accepted.</summary>
+    public bool ReleaseVisitor() => Interlocked.Decrement(ref _pending) == 0 && Volatile.Read(ref _undelivered) == 0;
+}

@@ -1,0 +1,74 @@
+using System.Text.Json;
+using Amazon.SQS;
+using Amazon.SQS.Model;
+using BulkDispatch.Core.Sqs;
+using BulkDispatch.Flush.Configuration;
+
+namespace BulkDispatch.Flush.Queue;
+
+/// <summary>What the flush needs to know about its queue before the first receive.</summary>
+internal sealed record QueueInfo(string QueueUrl, string? DeadLetterQueueUrl, int VisibilityTimeoutSeconds);
+
+/// <summary>
+/// Resolves the queue and its dead-letter queue from the settings and the queue's own attributes,
+/// and tells fatal SQS errors (wrong queue, no access: stop and say so) from transient ones.
+/// </summary>
+internal static class QueueAccess
+{
+    public static async Task<QueueInfo> DescribeAsync(IAmazonSQS sqs, SqsOptions options, CancellationToken cancellationToken)
+    {
+        string queueUrl = options.QueueUrl ?? "";
+        try
+        {
+            if (string.IsNullOrWhiteSpace(queueUrl))
+            {
+                queueUrl = (await sqs.GetQueueUrlAsync(options.QueueName, cancellationToken)).QueueUrl;
+            }
+
+            var attributes = await sqs.GetQueueAttributesAsync(
+                new GetQueueAttributesRequest { QueueUrl = queueUrl, AttributeNames = ["VisibilityTimeout", "RedrivePolicy"] },
+                cancellationToken);
+            int visibility = attributes.VisibilityTimeout > 0 ? attributes.VisibilityTimeout : 30;
+            string? dlq = string.IsNullOrWhiteSpace(options.DeadLetterQueueUrl) ? null : options.DeadLetterQueueUrl;
+            if (dlq is null && attributes.Attributes?.TryGetValue("RedrivePolicy", out var redrive) == true)
+            {
+                dlq = await DeadLetterQueueUrlAsync(sqs, redrive, cancellationToken);
+            }
+
+            return new QueueInfo(queueUrl, dlq, visibility);
+        }
+        catch (QueueDoesNotExistException)
+        {
+            string which = string.IsNullOrWhiteSpace(options.QueueUrl) ? $"BulkDispatch__Sqs__QueueName ('{options.QueueName}' in {options.Region})" : $"BulkDispatch__Sqs__QueueUrl ('{options.QueueUrl}')";
+            throw new BulkDispatchConfigurationException($"{which}: the queue does not exist. Check the name, the region and the account.");
+        }
+        catch (AmazonSQSException ex) when (IsFatal(ex))
+        {
+            throw new BulkDispatchConfigurationException($"SQS refused access to the queue ({ex.ErrorCode}): {ex.Message} Check the AWS credentials (BulkDispatch__Aws__Credentials) and that they allow sqs:ReceiveMessage, sqs:DeleteMessage, sqs:ChangeMessageVisibility, sqs:GetQueueAttributes and sqs:SendMessage on the dead-letter queue.");
+        }
+    }
+
+    /// <summary>Errors that retrying cannot fix: stop the run and tell the operator.</summary>
+    public static bool IsFatal(AmazonSQSException ex) => ex is QueueDoesNotExistException || ex.ErrorCode is
+        "AccessDenied" or "AccessDeniedException" or "InvalidClientTokenId" or "SignatureDoesNotMatch" or
+        "UnrecognizedClientException" or "InvalidSecurity" or "AWS.SimpleQueueService.NonExistentQueue" or "ExpiredToken";
+
+    private static async Task<string?> DeadLetterQueueUrlAsync(IAmazonSQS sqs, string redrivePolicy, CancellationToken cancellationToken)
+    {
+        using var policy = JsonDocument.Parse(redrivePolicy);
+        if (!policy.RootElement.TryGetProperty("deadLetterTargetArn", out var arnElement) || arnElement.GetString() is not { } arn)
+        {
+            return null;
+        }
+
+        // arn:aws:sqs:REGION:ACCOUNT:NAME
+        var parts = arn.Split(':');
+        if (parts.Length < 6)
+        {
+            return null;
+        }
+
+        var response = await sqs.GetQueueUrlAsync(new GetQueueUrlRequest { QueueName = parts[5], QueueOwnerAWSAccountId = parts[4] }, cancellationToken);
+        return response.QueueUrl;
+    }
+}

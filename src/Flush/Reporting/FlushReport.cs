@@ -1,0 +1,128 @@
+using System.Globalization;
+using System.Text;
+
+namespace BulkDispatch.Flush.Reporting;
+
+/// <summary>Why a flush run stopped receiving.</summary>
+public enum FlushStopReason
+{
+    /// <summary>Every receive loop got an empty answer: the queue is drained.</summary>
+    QueueEmpty,
+
+    /// <summary><c>MaxDuration</c> passed.</summary>
+    MaxDuration,
+
+    /// <summary><c>MaxMessagesPerRun</c> messages were received.</summary>
+    MessageLimit,
+
+    /// <summary>The host asked the run to stop.</summary>
+    Cancelled,
+
+    /// <summary>The Event API or SQS kept failing; undelivered messages stay for the next run.</summary>
+    TransientFailure,
+}
+
+/// <summary>What one flush run did. Counts are of this run only.</summary>
+public sealed record FlushReport
+{
+    /// <summary>An id for this run, also in its log lines.</summary>
+    public required string RunId { get; init; }
+
+    /// <summary>When the run started.</summary>
+    public required DateTimeOffset StartedAt { get; init; }
+
+    /// <summary>How long the run took.</summary>
+    public required TimeSpan Duration { get; init; }
+
+    /// <summary>True when the run neither failed transiently nor left received messages undelivered.</summary>
+    public required bool Complete { get; init; }
+
+    /// <summary>Why receiving stopped.</summary>
+    public required FlushStopReason StopReason { get; init; }
+
+    /// <summary>True when the run stopped because the queue answered empty.</summary>
+    public bool QueueDrained => StopReason == FlushStopReason.QueueEmpty;
+
+    /// <summary>True for a dry run: nothing was posted, deleted or dead-lettered.</summary>
+    public required bool DryRun { get; init; }
+
+    /// <summary>SQS messages received.</summary>
+    public required long MessagesReceived { get; init; }
+
+    /// <summary>SQS messages deleted from the queue (all their events accepted or dead-lettered).</summary>
+    public required long MessagesDeleted { get; init; }
+
+    /// <summary>SDK events (LogEvents) decoded from the messages.</summary>
+    public required long EventsReceived { get; init; }
+
+    /// <summary>SDK events all of whose visitors Optimizely accepted.</summary>
+    public required long EventsDelivered { get; init; }
+
+    /// <summary>Visitors Optimizely accepted.</summary>
+    public required long VisitorsDelivered { get; init; }
+
+    /// <summary>Event API requests made (each split half counts; retries do not).</summary>
+    public required long RequestsSent { get; init; }
+
+    /// <summary>Event API requests answered 2xx.</summary>
+    public required long RequestsAccepted { get; init; }
+
+    /// <summary>Body bytes of the requests made.</summary>
+    public required long BytesSent { get; init; }
+
+    /// <summary>Dead-lettered messages by reason code (see <c>DeadLetterReason</c>).</summary>
+    public required IReadOnlyDictionary<string, long> DeadLettered { get; init; }
+
+    /// <summary>Requests or receives that failed after their retries, and permanent failures that could not be dead-lettered.</summary>
+    public required long TransientFailures { get; init; }
+
+    /// <summary>The last transient failure, for the log.</summary>
+    public string? LastFailure { get; init; }
+
+    /// <summary>SQS's approximate count of messages left in the queue (visible and in flight) after the run.</summary>
+    public long? ApproximateMessagesLeft { get; init; }
+
+    /// <summary>Dry run only: the requests that would have been sent.</summary>
+    public IReadOnlyList<PlannedRequest> PlannedRequests { get; init; } = [];
+
+    /// <summary>A few lines for people.</summary>
+    public string ToText()
+    {
+        var c = CultureInfo.InvariantCulture;
+        var text = new StringBuilder();
+        text.Append(c, $"Flush run {RunId} {(Complete ? "complete" : "INCOMPLETE")}{(DryRun ? " (dry run: nothing sent or deleted)" : "")}: stopped because {Describe(StopReason)}, in {Duration.TotalSeconds:0.0} s.").AppendLine();
+        text.Append(c, $"  messages: {MessagesReceived} received, {MessagesDeleted} deleted").AppendLine();
+        text.Append(c, $"  events:   {EventsReceived} received, {EventsDelivered} delivered ({VisitorsDelivered} visitors)").AppendLine();
+        text.Append(c, $"  requests: {RequestsSent} sent, {RequestsAccepted} accepted, {BytesSent} bytes").AppendLine();
+        text.Append(c, $"  dead-lettered: {(DeadLettered.Count == 0 ? "none" : string.Join(", ", DeadLettered.Select(p => $"{p.Value} {p.Key}")))}").AppendLine();
+        text.Append(c, $"  transient failures: {TransientFailures}{(LastFailure is null ? "" : $" (last: {LastFailure})")}").AppendLine();
+        if (ApproximateMessagesLeft is { } left)
+        {
+            text.Append(c, $"  left in the queue (approximate): {left}").AppendLine();
+        }
+
+        foreach (var r in PlannedRequests)
+        {
+            text.Append(c, $"  would POST {r.Bytes} bytes, {r.Visitors} visitors to {r.Url} (account {r.AccountId}){(r.ValidJson ? "" : " INVALID JSON")}").AppendLine();
+        }
+
+        return text.ToString();
+    }
+
+    private static string Describe(FlushStopReason reason) => reason switch
+    {
+        FlushStopReason.QueueEmpty => "the queue is empty",
+        FlushStopReason.MaxDuration => "MaxDuration passed (more may be waiting)",
+        FlushStopReason.MessageLimit => "MaxMessagesPerRun was reached (more may be waiting)",
+        FlushStopReason.Cancelled => "the host asked it to stop",
+        _ => "of a transient failure (undelivered messages stay for the next run)",
+    };
+}
+
+/// <summary>A request a dry run would have sent.</summary>
+/// <param name="Url">Where it would go.</param>
+/// <param name="AccountId">The batch's account id, for reading.</param>
+/// <param name="Visitors">How many visitors it holds.</param>
+/// <param name="Bytes">Its body size.</param>
+/// <param name="ValidJson">Whether the merged body parses as JSON.</param>
+public sealed record PlannedRequest(string Url, string AccountId, int Visitors, int Bytes, bool ValidJson);
