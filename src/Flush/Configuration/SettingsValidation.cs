@@ -1,4 +1,5 @@
 using BulkDispatch.Core.Sqs;
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
@@ -8,7 +9,7 @@ namespace BulkDispatch.Flush.Configuration;
 /// Checks every setting the flush uses at once and reports all problems together, each naming the
 /// setting as an environment variable / app setting (<c>BulkDispatch__Section__Name</c>) with an example.
 /// </summary>
-internal sealed class SettingsValidation(
+internal sealed partial class SettingsValidation(
     IConfiguration configuration,
     IOptions<SqsOptions> sqs,
     IOptions<FlushOptions> flush,
@@ -53,11 +54,12 @@ internal sealed class SettingsValidation(
         {
             errors.AddRange(ex.Failures);
         }
-        catch (InvalidOperationException ex) when (ex.Message.Contains("configuration value at '", StringComparison.Ordinal))
+        catch (InvalidOperationException ex) when (BinderKey().Match(ex.Message) is { Success: true } match)
         {
             // The binder could not convert a value, e.g. "four minutes" for a TimeSpan.
-            string key = ex.Message.Split('\'')[1];
-            errors.Add($"{SettingName(key)}: the value cannot be read ({ex.Message.TrimEnd('.')}). {ExampleFor(key)}");
+            string key = match.Groups[1].Value;
+            string type = match.Groups[2].Value.Replace("System.", "", StringComparison.Ordinal);
+            errors.Add($"{SettingName(key)}: the value cannot be read as {type}. {ExampleFor(key)}");
         }
     }
 
@@ -74,7 +76,7 @@ internal sealed class SettingsValidation(
     {
         if (!string.IsNullOrWhiteSpace(o.QueueUrl) && !IsHttpUri(o.QueueUrl))
         {
-            yield return $"BulkDispatch__Sqs__QueueUrl: '{o.QueueUrl}' is not an http(s) URL. Example: https://sqs.us-west-2.amazonaws.com/123456789012/event-queue.";
+            yield return $"BulkDispatch__Sqs__QueueUrl: {Show(o.QueueUrl)} is not an http(s) URL. Example: https://sqs.us-west-2.amazonaws.com/123456789012/event-queue.";
         }
 
         if (string.IsNullOrWhiteSpace(o.QueueUrl) && string.IsNullOrWhiteSpace(o.QueueName))
@@ -84,17 +86,17 @@ internal sealed class SettingsValidation(
 
         if (string.IsNullOrWhiteSpace(o.Region) || Amazon.RegionEndpoint.GetBySystemName(o.Region).DisplayName.Contains("Unknown", StringComparison.OrdinalIgnoreCase))
         {
-            yield return $"BulkDispatch__Sqs__Region: '{o.Region}' is not an AWS region. Example: us-west-2.";
+            yield return $"BulkDispatch__Sqs__Region: {Show(o.Region)} is not an AWS region. Example: us-west-2.";
         }
 
         if (!string.IsNullOrWhiteSpace(o.ServiceUrl) && !IsHttpUri(o.ServiceUrl))
         {
-            yield return $"BulkDispatch__Sqs__ServiceUrl: '{o.ServiceUrl}' is not an http(s) URL. Example: http://localhost:4566.";
+            yield return $"BulkDispatch__Sqs__ServiceUrl: {Show(o.ServiceUrl)} is not an http(s) URL. Example: http://localhost:4566.";
         }
 
         if (!string.IsNullOrWhiteSpace(o.DeadLetterQueueUrl) && !IsHttpUri(o.DeadLetterQueueUrl))
         {
-            yield return $"BulkDispatch__Sqs__DeadLetterQueueUrl: '{o.DeadLetterQueueUrl}' is not an http(s) URL. Example: https://sqs.us-west-2.amazonaws.com/123456789012/event-queue-dlq.";
+            yield return $"BulkDispatch__Sqs__DeadLetterQueueUrl: {Show(o.DeadLetterQueueUrl)} is not an http(s) URL. Example: https://sqs.us-west-2.amazonaws.com/123456789012/event-queue-dlq.";
         }
     }
 
@@ -135,7 +137,7 @@ internal sealed class SettingsValidation(
             yield return $"BulkDispatch__Flush__SendConcurrency: {o.SendConcurrency} is outside 1 to 64. Example: 4.";
         }
 
-        if (o.MaxBufferedBytes < 2L * o.MaxRequestBytes || o.MaxBufferedBytes > 8L * 1024 * 1024 * 1024)
+        if ((o.MaxRequestBytes <= 3_500_000 && o.MaxBufferedBytes < 2L * o.MaxRequestBytes) || o.MaxBufferedBytes > 8L * 1024 * 1024 * 1024)
         {
             yield return $"BulkDispatch__Flush__MaxBufferedBytes: {o.MaxBufferedBytes} must be at least twice MaxRequestBytes ({2L * o.MaxRequestBytes}) and at most 8 GiB. Example: 67108864.";
         }
@@ -155,7 +157,7 @@ internal sealed class SettingsValidation(
     {
         if (!string.IsNullOrWhiteSpace(o.EndpointOverride) && !IsHttpUri(o.EndpointOverride))
         {
-            yield return $"BulkDispatch__Optimizely__EndpointOverride: '{o.EndpointOverride}' is not an http(s) URL. Example: http://127.0.0.1:8080/v1/events.";
+            yield return $"BulkDispatch__Optimizely__EndpointOverride: {Show(o.EndpointOverride)} is not an http(s) URL. Example: http://127.0.0.1:8080/v1/events.";
         }
 
         if (!string.IsNullOrWhiteSpace(o.AllowedEndpoints))
@@ -190,6 +192,13 @@ internal sealed class SettingsValidation(
             yield return $"BulkDispatch__Optimizely__CircuitBreakDuration: {o.CircuitBreakDuration} is outside 00:00:00.5 to 01:00:00. Example: 00:00:30.";
         }
     }
+
+    [GeneratedRegex(@"at '([^']+)' to type '([^']+)'")]
+    private static partial Regex BinderKey();
+
+    /// <summary>A value for an error message; an unresolved Key Vault reference is reported on its own and not repeated.</summary>
+    private static string Show(string? value) =>
+        value is not null && value.TrimStart().StartsWith(KeyVaultReferencePrefix, StringComparison.OrdinalIgnoreCase) ? "(an unresolved Key Vault reference)" : $"'{value}'";
 
     private static bool IsHttpUri(string value) =>
         Uri.TryCreate(value, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps);
