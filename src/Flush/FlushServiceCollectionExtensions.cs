@@ -28,10 +28,13 @@ public static class FlushServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
 
-        services.AddOptions<SqsOptions>().Bind(configuration.GetSection(SqsOptions.Section));
-        services.AddOptions<FlushOptions>().Bind(configuration.GetSection(FlushOptions.Section));
-        services.AddOptions<OptimizelyOptions>().Bind(configuration.GetSection(OptimizelyOptions.Section));
+        services.AddOptions<SqsOptions>().Bind(configuration.GetSection(SqsOptions.Section)).ValidateOnStart();
+        services.AddOptions<FlushOptions>().Bind(configuration.GetSection(FlushOptions.Section)).ValidateOnStart();
+        services.AddOptions<OptimizelyOptions>().Bind(configuration.GetSection(OptimizelyOptions.Section)).ValidateOnStart();
         services.AddOptions<LegacyOptions>().Bind(configuration.GetSection(LegacyOptions.Section));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SqsOptions>>(new DelegateOptionsValidator<SqsOptions>(SettingsValidation.Validate)));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FlushOptions>>(new DelegateOptionsValidator<FlushOptions>(SettingsValidation.Validate)));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OptimizelyOptions>>(new DelegateOptionsValidator<OptimizelyOptions>(SettingsValidation.Validate)));
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
         services.AddLogging();
@@ -71,7 +74,7 @@ public static class FlushServiceCollectionExtensions
             });
 
         services.TryAddSingleton(sp => new FlushEngine(
-            sp.GetRequiredService<IAmazonSQS>(),
+            new Lazy<IAmazonSQS>(sp.GetRequiredService<IAmazonSQS>),
             sp.GetRequiredService<OptimizelyClient>(),
             sp.GetRequiredService<SettingsValidation>(),
             sp.GetRequiredService<IOptions<SqsOptions>>(),

@@ -26,15 +26,20 @@ internal static class DemoEvents
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>Events holding <paramref name="visitors"/> visitors in all.</summary>
-    public static IReadOnlyList<QueuedEvent> Generate(int visitors, int seed = 42)
+    public static IReadOnlyList<QueuedEvent> Generate(int visitors, int seed = 42) => Make(seed, (_, made) => made < visitors, visitors);
+
+    /// <summary>Exactly <paramref name="events"/> events of 1 to 10 visitors each.</summary>
+    public static IReadOnlyList<QueuedEvent> GenerateEvents(int events, int seed = 42) => Make(seed, (eventCount, _) => eventCount < events, int.MaxValue);
+
+    private static List<QueuedEvent> Make(int seed, Func<int, int, bool> more, int visitorLimit)
     {
         var random = new Random(seed);
         var events = new List<QueuedEvent>();
         int made = 0;
         var at = new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero);
-        while (made < visitors)
+        while (more(events.Count, made))
         {
-            int count = Math.Min(visitors - made, random.Next(1, 11));
+            int count = (int)Math.Min(visitorLimit - (long)made, random.Next(1, 11));
             var project = Projects[random.Next(Projects.Length)];
             string body = Body(random, project.Account, project.Project, count, made, at);
             events.Add(new QueuedEvent(project.Url, "POST", new Dictionary<string, string> { ["Content-Type"] = "application/json" }, body, at));

@@ -28,7 +28,7 @@ public sealed record FlushRunOptions
 /// </summary>
 public sealed class FlushEngine
 {
-    private readonly IAmazonSQS _sqs;
+    private readonly Lazy<IAmazonSQS> _sqs; // created after the settings are validated
     private readonly OptimizelyClient _client;
     private readonly SettingsValidation _validation;
     private readonly IOptions<SqsOptions> _sqsOptions;
@@ -40,7 +40,7 @@ public sealed class FlushEngine
     private readonly ILogger<FlushEngine> _logger;
 
     internal FlushEngine(
-        IAmazonSQS sqs,
+        Lazy<IAmazonSQS> sqs,
         OptimizelyClient client,
         SettingsValidation validation,
         IOptions<SqsOptions> sqsOptions,
@@ -83,7 +83,7 @@ public sealed class FlushEngine
         activity?.SetTag("bulkdispatch.run_id", runId);
 
         var flush = _flushOptions.Value;
-        var queue = await QueueAccess.DescribeAsync(_sqs, _sqsOptions.Value, cancellationToken);
+        var queue = await QueueAccess.DescribeAsync(_sqs.Value, _sqsOptions.Value, cancellationToken);
         var maxDuration = runOptions.MaxDuration is { } shorter && shorter < flush.MaxDuration ? shorter : flush.MaxDuration;
         if (maxDuration + flush.SendGrace > TimeSpan.FromSeconds(queue.VisibilityTimeoutSeconds))
         {
@@ -92,7 +92,7 @@ public sealed class FlushEngine
                 runId, maxDuration + flush.SendGrace, queue.VisibilityTimeoutSeconds);
         }
 
-        using var run = new FlushRun(_sqs, _client, flush, _optimizelyOptions.Value, _legacyOptions.Value, queue, _time, _metrics, _logger,
+        using var run = new FlushRun(_sqs.Value, _client, flush, _optimizelyOptions.Value, _legacyOptions.Value, queue, _time, _metrics, _logger,
             runOptions.DryRun, runId, maxDuration, cancellationToken);
         var report = await run.RunAsync(started, startTimestamp);
         _metrics.RunDuration.Record(report.Duration.TotalSeconds);

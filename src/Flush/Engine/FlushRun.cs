@@ -306,13 +306,19 @@ internal sealed partial class FlushRun : IDisposable
             }
 
             long now = _time.GetTimestamp();
-            if (_budget.Used >= _budget.Limit / 2 || _transient)
+            if (_budget.Used >= _budget.Limit || _transient)
             {
-                // Memory is filling with half-full requests: send them rather than stall the receivers.
+                // The receivers are waiting for memory: send everything held rather than stall.
                 packer.CloseAll(closed);
             }
             else
             {
+                if (packer.OpenBytes >= _budget.Limit / 2)
+                {
+                    // Half the budget sits in unfinished requests: send the fullest ones, keep filling the rest.
+                    packer.CloseLargestUntil(_budget.Limit / 4, closed);
+                }
+
                 packer.CloseOlderThan(now - linger, closed);
             }
 

@@ -66,6 +66,20 @@ internal sealed class RequestPacker<TTag>
         }
     }
 
+    /// <summary>Closes the fullest open requests until the open ones hold at most <paramref name="openBytes"/>.</summary>
+    public void CloseLargestUntil(long openBytes, List<PackedRequest<TTag>> closed)
+    {
+        foreach (var (key, request) in _open.OrderByDescending(p => p.Value.Bytes).ToList())
+        {
+            if (OpenBytes <= openBytes)
+            {
+                return;
+            }
+
+            Close(key, request, closed);
+        }
+    }
+
     /// <summary>Closes every open request.</summary>
     public void CloseAll(List<PackedRequest<TTag>> closed) => CloseOlderThan(long.MaxValue, closed);
 
