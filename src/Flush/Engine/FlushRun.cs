@@ -302,7 +302,18 @@ internal sealed partial class FlushRun : IDisposable
 
             while (reader.TryRead(out var message))
             {
-                Assemble(message, packer, closed);
+                try
+                {
+                    Assemble(message, packer, closed);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    // A bug must not cost the run: this message stays in the queue, the others go on.
+                    LogUnexpected(_runId, message.Message.MessageId, ex);
+                    message.MarkFailed();
+                    Interlocked.Increment(ref _transientFailures);
+                    _lastFailure = $"unexpected error on message {message.Message.MessageId}: {ex.Message}";
+                }
             }
 
             long now = _time.GetTimestamp();
@@ -343,14 +354,16 @@ internal sealed partial class FlushRun : IDisposable
 
     private void Assemble(InFlightMessage message, RequestPacker<VisitorTag> packer, List<PackedRequest<VisitorTag>> closed)
     {
-        var decoded = MessageDecoder.Decode(message.Message.Body ?? "", _legacy, _legacyMissing);
-        if (!decoded.Succeeded)
+        try
         {
-            message.AddPending(1);
-            DeadLetterMessage(message.Message.Body ?? "", decoded.FailureReason!, decoded.FailureDetail!, message, null);
-        }
-        else
-        {
+            var decoded = MessageDecoder.Decode(message.Message.Body ?? "", _legacy, _legacyMissing);
+            if (!decoded.Succeeded)
+            {
+                message.AddPending(1);
+                DeadLetterMessage(message.Message.Body ?? "", decoded.FailureReason!, decoded.FailureDetail!, message, null);
+                return;
+            }
+
             long now = _time.GetTimestamp();
             foreach (var e in decoded.Events)
             {
@@ -358,8 +371,15 @@ internal sealed partial class FlushRun : IDisposable
                 AssembleEvent(message, e, packer, closed, now);
             }
         }
-
-        ReleaseUnit(message);
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            message.MarkFailed(); // before the guard is released below, so the message is never deleted
+            throw;
+        }
+        finally
+        {
+            ReleaseUnit(message);
+        }
     }
 
     private void AssembleEvent(InFlightMessage message, DecodedEvent e, RequestPacker<VisitorTag> packer, List<PackedRequest<VisitorTag>> closed, long now)
@@ -419,7 +439,16 @@ internal sealed partial class FlushRun : IDisposable
     {
         await foreach (var request in _requests.Reader.ReadAllAsync(CancellationToken.None))
         {
-            await SendAsync(request);
+            try
+            {
+                await SendAsync(request);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                LogUnexpected(_runId, "(request)", ex);
+                FailTransiently($"unexpected error while sending: {ex.Message}");
+                Abandon(request);
+            }
         }
     }
 
@@ -821,6 +850,9 @@ internal sealed partial class FlushRun : IDisposable
             return null;
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Flush {RunId}: unexpected error on message {MessageId}; it stays in the queue")]
+    private partial void LogUnexpected(string runId, string messageId, Exception ex);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Flush {RunId}: {What}; retrying")]
     private partial void LogReceiveProblem(string runId, string what);
