@@ -14,7 +14,8 @@ var root = new RootCommand("""
 
 try
 {
-    return await root.Parse(args).InvokeAsync();
+    // Our own handler below, not System.CommandLine's (which returns 1, the code for "incomplete").
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
 catch (Exception ex)
 {

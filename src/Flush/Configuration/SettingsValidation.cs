@@ -31,10 +31,10 @@ internal sealed partial class SettingsValidation(
             }
         }
 
-        Collect(errors, () => Validate(sqs.Value));
-        Collect(errors, () => Validate(flush.Value));
-        Collect(errors, () => Validate(optimizely.Value));
-        Collect(errors, () => { _ = legacy.Value; return []; });
+        Collect(errors, SqsOptions.Section, () => sqs.Value, Validate);
+        Collect(errors, FlushOptions.Section, () => flush.Value, Validate);
+        Collect(errors, OptimizelyOptions.Section, () => optimizely.Value, Validate);
+        Collect(errors, LegacyOptions.Section, () => legacy.Value, _ => []);
         if (errors.Count > 0)
         {
             throw new BulkDispatchConfigurationException(errors);
@@ -44,23 +44,47 @@ internal sealed partial class SettingsValidation(
     /// <summary><c>BulkDispatch:Flush:MaxDuration</c> as users write it: <c>BulkDispatch__Flush__MaxDuration</c>.</summary>
     internal static string SettingName(string configurationKey) => configurationKey.Replace(":", "__", StringComparison.Ordinal);
 
-    private static void Collect(List<string> errors, Func<IEnumerable<string>> validate)
+    /// <summary>
+    /// Validates one section's options. A value the binder cannot convert (e.g. "four minutes" for a TimeSpan) is
+    /// named, and the section is bound again without it, so the other problems of that section are listed too.
+    /// </summary>
+    private void Collect<T>(List<string> errors, string section, Func<T> bound, Func<T, IEnumerable<string>> validate)
+        where T : class, new()
     {
-        try
+        var unreadable = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var bind = bound;
+        while (true)
         {
-            errors.AddRange(validate());
+            try
+            {
+                errors.AddRange(validate(bind()));
+                return;
+            }
+            catch (OptionsValidationException ex)
+            {
+                errors.AddRange(ex.Failures);
+                return;
+            }
+            catch (InvalidOperationException ex) when (BinderKey().Match(ex.Message) is { Success: true } match && unreadable.Add(match.Groups[1].Value))
+            {
+                string key = match.Groups[1].Value;
+                string type = match.Groups[2].Value.Replace("System.", "", StringComparison.Ordinal);
+                errors.Add($"{SettingName(key)}: the value cannot be read as {type}. {ExampleFor(key)}");
+                bind = () => BindWithout<T>(section, unreadable);
+            }
         }
-        catch (OptionsValidationException ex)
-        {
-            errors.AddRange(ex.Failures);
-        }
-        catch (InvalidOperationException ex) when (BinderKey().Match(ex.Message) is { Success: true } match)
-        {
-            // The binder could not convert a value, e.g. "four minutes" for a TimeSpan.
-            string key = match.Groups[1].Value;
-            string type = match.Groups[2].Value.Replace("System.", "", StringComparison.Ordinal);
-            errors.Add($"{SettingName(key)}: the value cannot be read as {type}. {ExampleFor(key)}");
-        }
+    }
+
+    /// <summary>The section's options bound from its values minus <paramref name="skip"/> (not validated: the caller does that).</summary>
+    private T BindWithout<T>(string section, HashSet<string> skip)
+        where T : class, new()
+    {
+        string prefix = section + ":";
+        var values = configuration.AsEnumerable()
+            .Where(p => p.Value is not null && p.Key.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && !skip.Contains(p.Key));
+        var copy = new T();
+        new ConfigurationBuilder().AddInMemoryCollection(values).Build().GetSection(section).Bind(copy);
+        return copy;
     }
 
     private static string ExampleFor(string key) => key.Split(':')[^1] switch
@@ -69,6 +93,10 @@ internal sealed partial class SettingsValidation(
         "SendGrace" or "BatchLinger" or "ReceiveTimeoutMargin" or "CircuitBreakDuration" or "AttemptTimeout" => "Example: 00:00:30.",
         "ReceiveWaitTime" or "RetryBaseDelay" => "Example: 00:00:02.",
         "Strict" or "AnonymizeIp" or "EnrichDecisions" => "Example: true.",
+        "MaxRequestBytes" => "Example: 3000000.",
+        "MaxBufferedBytes" => "Example: 67108864.",
+        "MaxMessagesPerRun" => "Example: 100000.",
+        "MaxRetries" => "Example: 4.",
         _ => "Example: 8.",
     };
 

@@ -58,7 +58,8 @@ internal sealed partial class FlushRun : IDisposable
 
     private long _messagesReceived, _messagesDeleted, _eventsReceived, _eventsDelivered, _visitorsDelivered;
     private long _requestsSent, _requestsAccepted, _bytesSent, _transientFailures;
-    private int _emptyLoops;
+    private long _receiveSlots;
+    private int _emptyLoops, _deferredLoops;
     private volatile bool _transient;
     private volatile bool _messageLimitReached;
     private string? _lastFailure;
@@ -136,7 +137,7 @@ internal sealed partial class FlushRun : IDisposable
         long? left = await ApproximateDepthAsync();
         var stopReason = _transient ? FlushStopReason.TransientFailure
             : _messageLimitReached ? FlushStopReason.MessageLimit
-            : _emptyLoops == _options.ReceiveConcurrency ? FlushStopReason.QueueEmpty
+            : _emptyLoops > 0 && _emptyLoops + _deferredLoops == _options.ReceiveConcurrency ? FlushStopReason.QueueEmpty
             : _callerToken.IsCancellationRequested ? FlushStopReason.Cancelled
             : FlushStopReason.MaxDuration;
         long received = Interlocked.Read(ref _messagesReceived);
@@ -184,19 +185,6 @@ internal sealed partial class FlushRun : IDisposable
         int wait = (int)Math.Ceiling(_options.ReceiveWaitTime.TotalSeconds);
         while (!stop.IsCancellationRequested && !_transient)
         {
-            int want = 10;
-            if (_options.MaxMessagesPerRun > 0)
-            {
-                long left = _options.MaxMessagesPerRun - Interlocked.Read(ref _messagesReceived);
-                if (left <= 0)
-                {
-                    _messageLimitReached = true;
-                    return;
-                }
-
-                want = (int)Math.Min(10, left);
-            }
-
             try
             {
                 await _budget.WaitForRoomAsync(stop);
@@ -206,6 +194,27 @@ internal sealed partial class FlushRun : IDisposable
                 return;
             }
 
+            int want = 10;
+            if (_options.MaxMessagesPerRun > 0)
+            {
+                // Reserve before asking, so parallel loops never ask for more than the limit between them.
+                want = TakeReceiveSlots();
+                if (want == 0)
+                {
+                    if (Interlocked.Read(ref _messagesReceived) >= _options.MaxMessagesPerRun)
+                    {
+                        _messageLimitReached = true;
+                    }
+                    else
+                    {
+                        Interlocked.Increment(ref _deferredLoops); // the loops holding the last slots go on
+                    }
+
+                    return;
+                }
+            }
+
+            long requestedAt = _time.GetTimestamp(); // SQS starts the visibility clock after this: a safe lower bound
             ReceiveMessageResponse response;
             using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop))
             {
@@ -225,10 +234,12 @@ internal sealed partial class FlushRun : IDisposable
                 }
                 catch (OperationCanceledException) when (stop.IsCancellationRequested)
                 {
+                    GiveBackReceiveSlots(want);
                     return;
                 }
                 catch (Exception ex) when (ex is OperationCanceledException or AmazonServiceException or HttpRequestException or IOException)
                 {
+                    GiveBackReceiveSlots(want);
                     if (ex is AmazonSQSException sqsError && QueueAccess.IsFatal(sqsError))
                     {
                         FailTransiently($"SQS refused the receive ({sqsError.ErrorCode}): {sqsError.Message}");
@@ -248,6 +259,7 @@ internal sealed partial class FlushRun : IDisposable
             }
 
             var messages = response.Messages;
+            GiveBackReceiveSlots(want - (messages?.Count ?? 0));
             if (messages is null || messages.Count == 0)
             {
                 // Long polling asks every SQS server, so an empty answer means this loop has drained the queue.
@@ -255,7 +267,7 @@ internal sealed partial class FlushRun : IDisposable
                 return;
             }
 
-            long leaseUntil = _time.GetTimestamp() + (long)(_queue.VisibilityTimeoutSeconds * _time.TimestampFrequency);
+            long leaseUntil = requestedAt + (long)(_queue.VisibilityTimeoutSeconds * _time.TimestampFrequency);
             foreach (var message in messages)
             {
                 int bytes = Encoding.UTF8.GetByteCount(message.Body ?? "");
@@ -274,6 +286,28 @@ internal sealed partial class FlushRun : IDisposable
 
                 await _received.Writer.WriteAsync(inFlight, CancellationToken.None);
             }
+        }
+    }
+
+    /// <summary>Reserves up to 10 of the messages <c>MaxMessagesPerRun</c> still allows (received or being asked for); 0 when none is left.</summary>
+    private int TakeReceiveSlots()
+    {
+        while (true)
+        {
+            long taken = Interlocked.Read(ref _receiveSlots);
+            int want = (int)Math.Clamp(_options.MaxMessagesPerRun - taken, 0, 10);
+            if (want == 0 || Interlocked.CompareExchange(ref _receiveSlots, taken + want, taken) == taken)
+            {
+                return want;
+            }
+        }
+    }
+
+    private void GiveBackReceiveSlots(int unused)
+    {
+        if (_options.MaxMessagesPerRun > 0 && unused > 0)
+        {
+            Interlocked.Add(ref _receiveSlots, -unused);
         }
     }
 
@@ -774,7 +808,8 @@ internal sealed partial class FlushRun : IDisposable
     private async Task KeepLeasesAsync(CancellationToken stop)
     {
         int visibility = Math.Max(1, _queue.VisibilityTimeoutSeconds);
-        var period = TimeSpan.FromSeconds(Math.Max(1, visibility / 3.0));
+        // Look well within the margin: a lease just above it when looked at must still be renewed in time next look.
+        var period = TimeSpan.FromSeconds(Math.Max(0.2, visibility / 4.0));
         long margin = (long)(visibility / 2.0 * _time.TimestampFrequency);
         while (!stop.IsCancellationRequested)
         {
@@ -791,6 +826,7 @@ internal sealed partial class FlushRun : IDisposable
             var due = _inFlight.Values.Where(m => !m.Failed && m.LeaseUntil - now < margin).ToList();
             foreach (var chunk in due.Chunk(10))
             {
+                long requestedAt = _time.GetTimestamp();
                 try
                 {
                     var response = await _sqs.ChangeMessageVisibilityBatchAsync(
@@ -800,7 +836,7 @@ internal sealed partial class FlushRun : IDisposable
                             Entries = chunk.Select((m, i) => new ChangeMessageVisibilityBatchRequestEntry(i.ToString(CultureInfo.InvariantCulture), m.Message.ReceiptHandle) { VisibilityTimeout = visibility }).ToList(),
                         },
                         stop);
-                    long until = _time.GetTimestamp() + (long)(visibility * _time.TimestampFrequency);
+                    long until = requestedAt + (long)(visibility * _time.TimestampFrequency);
                     foreach (var ok in response.Successful ?? [])
                     {
                         chunk[int.Parse(ok.Id, CultureInfo.InvariantCulture)].LeaseUntil = until;
