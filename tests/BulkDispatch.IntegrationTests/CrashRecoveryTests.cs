@@ -5,6 +5,7 @@ using BulkDispatch.IntegrationTests.Infrastructure;
 using BulkDispatch.Sandbox;
 using Xunit.Abstractions;
 using static BulkDispatch.IntegrationTests.Infrastructure.FaultTestHelpers;
+using static BulkDispatch.IntegrationTests.Infrastructure.WireInspection;
 
 namespace BulkDispatch.IntegrationTests;
 
@@ -40,7 +41,7 @@ public sealed class CrashRecoveryTests(SqsEmulatorFixture fixture, ITestOutputHe
         }));
 
         var childOutput = new StringBuilder();
-        using var child = new Process { StartInfo = CliStartInfo(work.FullName, settingsFile), EnableRaisingEvents = true };
+        using var child = new Process { StartInfo = CliProcess.StartInfo(work.FullName, "flush", "--settings", settingsFile, "--json"), EnableRaisingEvents = true };
         child.OutputDataReceived += (_, e) => Append(childOutput, "out: ", e.Data);
         child.ErrorDataReceived += (_, e) => Append(childOutput, "err: ", e.Data);
 
@@ -126,75 +127,13 @@ public sealed class CrashRecoveryTests(SqsEmulatorFixture fixture, ITestOutputHe
         Assert.Equal(0, h.EventApi.SchemaFailures);
 
         // Nothing lost: every visitor accepted at least once; the only duplicates are what the crashed run had posted.
-        var expected = VisitorsOf(events);
+        var expected = Sorted(VisitorsOf(events));
         var accepted = Sorted(h.AcceptedVisitors());
         Assert.Equal(Sorted(expected.Concat(postedBeforeCrash)), accepted);
         Assert.Equal(expected, accepted.Distinct().ToList());
         Assert.Equal(postedBeforeCrash.Count, accepted.Count - expected.Count);
         Assert.Equal(0, await h.DepthAsync(h.QueueUrl));
         Assert.Equal(0, await h.DepthAsync(h.DeadLetterQueueUrl));
-    }
-
-    private static ProcessStartInfo CliStartInfo(string workingDirectory, string settingsFile)
-    {
-        var start = new ProcessStartInfo(DotnetHost())
-        {
-            WorkingDirectory = workingDirectory, // no appsettings.json there
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            CreateNoWindow = true,
-        };
-        start.ArgumentList.Add(CliDll());
-        start.ArgumentList.Add("flush");
-        start.ArgumentList.Add("--settings");
-        start.ArgumentList.Add(settingsFile);
-        start.ArgumentList.Add("--json");
-        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("BulkDispatch", StringComparison.OrdinalIgnoreCase)).ToList())
-        {
-            start.Environment.Remove(name);
-        }
-
-        start.Environment["AWS_ACCESS_KEY_ID"] = "test";
-        start.Environment["AWS_SECRET_ACCESS_KEY"] = "test";
-        return start;
-    }
-
-    /// <summary>The dotnet host running these tests (or the one on PATH).</summary>
-    private static string DotnetHost()
-    {
-        if (Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host))
-        {
-            return host;
-        }
-
-        return Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self : "dotnet";
-    }
-
-    /// <summary>
-    /// bulkdispatch.dll: copied into the test output (the project references the CLI), else the CLI's own
-    /// build output for the same configuration, found from the repository root.
-    /// </summary>
-    private static string CliDll()
-    {
-        string local = Path.Combine(AppContext.BaseDirectory, "bulkdispatch.dll");
-        if (File.Exists(local))
-        {
-            return local;
-        }
-
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "BulkDispatch.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        Assert.True(dir is not null, $"no BulkDispatch.sln above {AppContext.BaseDirectory}, and no bulkdispatch.dll in it");
-        string configuration = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent?.Name ?? "Debug";
-        string built = Path.Combine(dir!.FullName, "src", "Cli", "bin", configuration, "net10.0", "bulkdispatch.dll");
-        Assert.True(File.Exists(built), $"bulkdispatch.dll is neither in {AppContext.BaseDirectory} nor at {built}: build src/Cli first");
-        return built;
     }
 
     private static void Append(StringBuilder output, string prefix, string? line)

@@ -6,6 +6,7 @@ using BulkDispatch.Sandbox;
 using Xunit.Abstractions;
 using BulkDispatch.Tests.Shared;
 using static BulkDispatch.IntegrationTests.Infrastructure.FaultTestHelpers;
+using static BulkDispatch.IntegrationTests.Infrastructure.WireInspection;
 
 namespace BulkDispatch.IntegrationTests;
 
@@ -36,7 +37,7 @@ public sealed class RejectedVisitorTests(SqsEmulatorFixture fixture, ITestOutput
         int poisonedEventIndex = candidates[candidates.Count / 2];
         var poisonedEvent = events[poisonedEventIndex];
         string poison = TestVectors.VisitorsOf(poisonedEvent.Body).ElementAt(1);
-        Assert.Single(VisitorsOf(events), v => v == poison);
+        Assert.Single(Sorted(VisitorsOf(events)), v => v == poison);
         h.EventApi.FaultPolicy = r => r.VisitorJson.Contains(poison) ? EventApiFault.BadRequest(RejectionText) : null;
 
         var messages = FlushHarness.Messages(events, perMessage: 3).ToList();
@@ -46,7 +47,7 @@ public sealed class RejectedVisitorTests(SqsEmulatorFixture fixture, ITestOutput
         output.WriteLine(string.Join(Environment.NewLine, h.EventApi.Requests));
 
         // Every other visitor delivered exactly once, raw JSON unchanged.
-        var all = VisitorsOf(events);
+        var all = Sorted(VisitorsOf(events));
         var expected = all.Where(v => v != poison).ToList();
         Assert.Equal(expected, Sorted(h.AcceptedVisitors()));
         Assert.Equal(0, h.EventApi.SchemaFailures);

@@ -40,7 +40,7 @@ public sealed partial class SettingsTests(SqsEmulatorFixture fixture) : IClassFi
         var values = GoodValues(h);
         values[name] = value;
 
-        var result = await Cli.RunAsync(dir.Path, "flush", "--settings", dir.Write("local.settings.json", Settings(values)));
+        var result = await CliProcess.RunAsync(dir.Path, "flush", "--settings", dir.Write("local.settings.json", Settings(values)));
 
         Assert.True(result.ExitCode == 2, result.ToString());
         Assert.Contains(name, result.Stderr, StringComparison.Ordinal);
@@ -60,7 +60,7 @@ public sealed partial class SettingsTests(SqsEmulatorFixture fixture) : IClassFi
         values["BulkDispatch__Flush__ReceiveConcurrency"] = "0";
         values["BulkDispatch__Sqs__QueueName"] = "@Microsoft.KeyVault(SecretUri=https://myvault.vault.azure.net/secrets/queue-name/)";
 
-        var result = await Cli.RunAsync(
+        var result = await CliProcess.RunAsync(
             dir.Path,
             "flush",
             "--settings", dir.Write("local.settings.json", Settings(values)),
@@ -87,7 +87,7 @@ public sealed partial class SettingsTests(SqsEmulatorFixture fixture) : IClassFi
         using var dir = new TempDirectory();
         string missing = Path.Combine(dir.Path, "no-such.settings.json");
 
-        var result = await Cli.RunAsync(dir.Path, "flush", "--settings", missing);
+        var result = await CliProcess.RunAsync(dir.Path, "flush", "--settings", missing);
 
         Assert.True(result.ExitCode == 2, result.ToString());
         Assert.Contains("--settings", result.Stderr, StringComparison.Ordinal);
@@ -103,7 +103,7 @@ public sealed partial class SettingsTests(SqsEmulatorFixture fixture) : IClassFi
         string missingQueue = h.QueueUrl[..(h.QueueUrl.LastIndexOf('/') + 1)] + "no-such-queue-" + Guid.NewGuid().ToString("N")[..8];
         values["BulkDispatch__Sqs__QueueUrl"] = missingQueue;
 
-        var result = await Cli.RunAsync(dir.Path, "flush", "--settings", dir.Write("local.settings.json", Settings(values)));
+        var result = await CliProcess.RunAsync(dir.Path, "flush", "--settings", dir.Write("local.settings.json", Settings(values)));
 
         Assert.True(result.ExitCode == 2, result.ToString());
         Assert.Contains("BulkDispatch__Sqs__QueueUrl", result.Stderr, StringComparison.Ordinal);
@@ -122,7 +122,7 @@ public sealed partial class SettingsTests(SqsEmulatorFixture fixture) : IClassFi
         var values = GoodValues(h);
         values["BulkDispatch__Flush__MaxRequestBytes"] = "60000";
 
-        var result = await Cli.RunAsync(dir.Path, "flush", "--settings", dir.Write("local.settings.json", Settings(values)), "--json");
+        var result = await CliProcess.RunAsync(dir.Path, "flush", "--settings", dir.Write("local.settings.json", Settings(values)), "--json");
 
         Assert.True(result.ExitCode == 0, result.ToString());
         using var report = JsonDocument.Parse(result.Stdout);
@@ -162,7 +162,7 @@ public sealed partial class SettingsTests(SqsEmulatorFixture fixture) : IClassFi
         var values = GoodValues(h);
         values["BulkDispatch__Flush__MaxRequestBytes"] = "60000";
 
-        var result = await Cli.RunAsync(dir.Path, "flush", "--dry-run", "--settings", dir.Write("local.settings.json", Settings(values)));
+        var result = await CliProcess.RunAsync(dir.Path, "flush", "--dry-run", "--settings", dir.Write("local.settings.json", Settings(values)));
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("dry run", result.Stdout, StringComparison.Ordinal);
@@ -222,88 +222,5 @@ public sealed partial class SettingsTests(SqsEmulatorFixture fixture) : IClassFi
         Assert.Equal(0, a.ApproximateNumberOfMessagesNotVisible);
         Assert.Empty(h.EventApi.Requests);
         Assert.Equal(0, await h.DepthAsync(h.DeadLetterQueueUrl));
-    }
-
-    private sealed class TempDirectory : IDisposable
-    {
-        public string Path { get; } = Directory.CreateTempSubdirectory("bulkdispatch-cli-").FullName;
-
-        public string Write(string name, string text)
-        {
-            string file = System.IO.Path.Combine(Path, name);
-            File.WriteAllText(file, text);
-            return file;
-        }
-
-        public void Dispose()
-        {
-            try
-            {
-                Directory.Delete(Path, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
-        }
-    }
-
-    private sealed record CliResult(int ExitCode, string Stdout, string Stderr)
-    {
-        public override string ToString() => $"exit code {ExitCode}{Environment.NewLine}--- stdout ---{Environment.NewLine}{Stdout}--- stderr ---{Environment.NewLine}{Stderr}";
-    }
-
-    /// <summary>Runs the real <c>bulkdispatch</c> executable (bulkdispatch.dll, built next to the tests) as a child process.</summary>
-    private static class Cli
-    {
-        private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(90);
-
-        public static async Task<CliResult> RunAsync(string workingDirectory, params string[] args)
-        {
-            string dll = Path.Combine(AppContext.BaseDirectory, "bulkdispatch.dll");
-            Assert.True(File.Exists(dll), $"{dll} is missing: the test project must reference src/Cli");
-            string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
-
-            var start = new ProcessStartInfo(dotnet)
-            {
-                WorkingDirectory = workingDirectory,
-                UseShellExecute = false,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                StandardOutputEncoding = Encoding.UTF8,
-                StandardErrorEncoding = Encoding.UTF8,
-            };
-            start.ArgumentList.Add(dll);
-            foreach (var arg in args)
-            {
-                start.ArgumentList.Add(arg);
-            }
-
-            // Only the settings the test gives: none inherited from the machine running the tests.
-            foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("BulkDispatch", StringComparison.OrdinalIgnoreCase) || k.StartsWith("AWS_", StringComparison.OrdinalIgnoreCase)).ToList())
-            {
-                start.Environment.Remove(key);
-            }
-
-            start.Environment["AWS_ACCESS_KEY_ID"] = "test";
-            start.Environment["AWS_SECRET_ACCESS_KEY"] = "test";
-            start.Environment["AWS_EC2_METADATA_DISABLED"] = "true";
-
-            using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start the CLI");
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(Timeout);
-            try
-            {
-                await process.WaitForExitAsync(timeout.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-                await process.WaitForExitAsync();
-                Assert.Fail($"bulkdispatch {string.Join(' ', args)} did not finish within {Timeout.TotalSeconds} s.{Environment.NewLine}{await stderr}");
-            }
-
-            return new CliResult(process.ExitCode, await stdout, await stderr);
-        }
     }
 }

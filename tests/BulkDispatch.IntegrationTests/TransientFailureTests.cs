@@ -5,6 +5,7 @@ using BulkDispatch.IntegrationTests.Infrastructure;
 using BulkDispatch.Sandbox;
 using Xunit.Abstractions;
 using static BulkDispatch.IntegrationTests.Infrastructure.FaultTestHelpers;
+using static BulkDispatch.IntegrationTests.Infrastructure.WireInspection;
 
 namespace BulkDispatch.IntegrationTests;
 
@@ -72,7 +73,7 @@ public sealed class TransientFailureTests(SqsEmulatorFixture fixture, ITestOutpu
         Assert.Equal(messages.Count, second.MessagesReceived);
         Assert.Equal(messages.Count, second.MessagesDeleted);
         Assert.Equal(events.Count, second.EventsDelivered);
-        Assert.Equal(VisitorsOf(events), Sorted(h.AcceptedVisitors()));
+        Assert.Equal(Sorted(VisitorsOf(events)), Sorted(h.AcceptedVisitors()));
         Assert.Equal(0, h.EventApi.SchemaFailures);
         Assert.Equal(0, await h.DepthAsync(h.QueueUrl));
         Assert.Equal(0, await h.DepthAsync(h.DeadLetterQueueUrl));
@@ -199,7 +200,7 @@ public sealed class TransientFailureTests(SqsEmulatorFixture fixture, ITestOutpu
         Assert.Equal(messages, report.MessagesReceived);
         Assert.Equal(messages, report.MessagesDeleted);
         Assert.Equal(events.Count, report.EventsDelivered);
-        Assert.Equal(VisitorsOf(events), Sorted(h.AcceptedVisitors()));
+        Assert.Equal(Sorted(VisitorsOf(events)), Sorted(h.AcceptedVisitors()));
         Assert.Equal(0, h.EventApi.SchemaFailures);
 
         // Retries are not new requests: the server saw each request once plus the retried attempts.

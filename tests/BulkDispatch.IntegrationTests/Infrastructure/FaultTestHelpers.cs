@@ -3,17 +3,13 @@ using System.Text.Json;
 using Amazon.SQS.Model;
 using BulkDispatch.Core.Wire;
 
+using static BulkDispatch.IntegrationTests.Infrastructure.WireInspection;
+
 namespace BulkDispatch.IntegrationTests.Infrastructure;
 
 /// <summary>Helpers shared by the fault-injection tests (transient failures, rejections, crashes).</summary>
 internal static class FaultTestHelpers
 {
-    /// <summary>Every visitor of <paramref name="events"/> as raw JSON text, sorted ordinally.</summary>
-    public static List<string> VisitorsOf(IEnumerable<QueuedEvent> events) =>
-        Sorted(events.SelectMany(e => BulkDispatch.Tests.Shared.TestVectors.VisitorsOf(e.Body)));
-
-    public static List<string> Sorted(IEnumerable<string> items) => items.OrderBy(x => x, StringComparer.Ordinal).ToList();
-
     /// <summary>The top-level properties of an EventBatch but <c>visitors</c>, name → raw JSON text, sorted by name.</summary>
     public static List<KeyValuePair<string, string>> HeaderFields(string body)
     {

@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace BulkDispatch.IntegrationTests.Infrastructure;
+
+/// <summary>What a finished <c>bulkdispatch</c> process printed and returned.</summary>
+internal sealed record CliResult(int ExitCode, string Stdout, string Stderr)
+{
+    public override string ToString() => $"exit code {ExitCode}{Environment.NewLine}--- stdout ---{Environment.NewLine}{Stdout}--- stderr ---{Environment.NewLine}{Stderr}";
+}
+
+/// <summary>Runs the real <c>bulkdispatch</c> executable (bulkdispatch.dll, built next to the tests) as a child process.</summary>
+internal static class CliProcess
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(90);
+
+    /// <summary>A start description with only the settings the test gives: none inherited from the machine running the tests.</summary>
+    public static ProcessStartInfo StartInfo(string workingDirectory, params string[] args)
+    {
+        var start = new ProcessStartInfo(DotnetHost())
+        {
+            WorkingDirectory = workingDirectory, // no appsettings.json there
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            StandardOutputEncoding = Encoding.UTF8,
+            StandardErrorEncoding = Encoding.UTF8,
+            CreateNoWindow = true,
+        };
+        start.ArgumentList.Add(CliDll());
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("BulkDispatch", StringComparison.OrdinalIgnoreCase) || k.StartsWith("AWS_", StringComparison.OrdinalIgnoreCase)).ToList())
+        {
+            start.Environment.Remove(key);
+        }
+
+        start.Environment["AWS_ACCESS_KEY_ID"] = "test";
+        start.Environment["AWS_SECRET_ACCESS_KEY"] = "test";
+        start.Environment["AWS_EC2_METADATA_DISABLED"] = "true";
+        return start;
+    }
+
+    /// <summary>Runs the CLI to its end (killed after 90 s) and returns its exit code and output.</summary>
+    public static async Task<CliResult> RunAsync(string workingDirectory, params string[] args)
+    {
+        using var process = Process.Start(StartInfo(workingDirectory, args)) ?? throw new InvalidOperationException("could not start the CLI");
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(Timeout);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            Assert.Fail($"bulkdispatch {string.Join(' ', args)} did not finish within {Timeout.TotalSeconds} s.{Environment.NewLine}{await stderr}");
+        }
+
+        return new CliResult(process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>The dotnet host running these tests (or the one on PATH).</summary>
+    private static string DotnetHost()
+    {
+        if (Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host))
+        {
+            return host;
+        }
+
+        return Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self : "dotnet";
+    }
+
+    /// <summary>bulkdispatch.dll: copied into the test output, since the test project references the CLI.</summary>
+    private static string CliDll()
+    {
+        string dll = Path.Combine(AppContext.BaseDirectory, "bulkdispatch.dll");
+        Assert.True(File.Exists(dll), $"{dll} is missing: the test project must reference src/Cli");
+        return dll;
+    }
+}
+
+/// <summary>A temporary working folder, deleted afterwards.</summary>
+internal sealed class TempDirectory : IDisposable
+{
+    public string Path { get; } = Directory.CreateTempSubdirectory("bulkdispatch-test-").FullName;
+
+    public string Write(string name, string text)
+    {
+        string file = System.IO.Path.Combine(Path, name);
+        File.WriteAllText(file, text);
+        return file;
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
