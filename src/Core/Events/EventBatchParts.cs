@@ -119,10 +119,10 @@ internal sealed class EventBatchParts
         var texts = new string[properties.Count];
         for (int i = 0; i < texts.Length; i++)
         {
-            texts[i] = Encoding.UTF8.GetString(properties[i].Span);
+            texts[i] = Compat.Utf8String(properties[i].Span);
         }
 
         Array.Sort(texts, StringComparer.Ordinal);
-        return string.Join('\u0001', texts);
+        return string.Join("\u0001", texts);
     }
 }

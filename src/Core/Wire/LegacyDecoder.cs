@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text.Json;
 
 namespace BulkDispatch.Core.Wire;
@@ -12,7 +11,7 @@ internal static class LegacyDecoder
 {
     public static DecodeResult Decode(byte[] utf8, LegacyHeader header)
     {
-        var buffer = new ArrayBufferWriter<byte>(utf8.Length + 256);
+        using var buffer = new MemoryStream(utf8.Length + 256);
         using (var writer = new Utf8JsonWriter(buffer, WireFormat.WriterOptions))
         {
             writer.WriteStartObject();
@@ -52,7 +51,7 @@ internal static class LegacyDecoder
             writer.WriteEndObject();
         }
 
-        var body = buffer.WrittenMemory.ToArray();
+        var body = buffer.ToArray();
         var headers = new Dictionary<string, string> { ["Content-Type"] = "application/json" };
         return DecodeResult.Ok([new DecodedEvent(header.Url, "POST", headers, body, null)], isLegacy: true);
     }

@@ -17,7 +17,7 @@ internal static class MessageDecoder
     /// <param name="legacyMissingSettings">Names of the missing legacy settings, for the failure detail.</param>
     public static DecodeResult Decode(string messageBody, LegacyHeader? legacy, string legacyMissingSettings = "")
     {
-        ArgumentNullException.ThrowIfNull(messageBody);
+        Compat.NotNull(messageBody, nameof(messageBody));
         byte[] utf8 = Encoding.UTF8.GetBytes(messageBody);
         try
         {
@@ -73,7 +73,7 @@ internal static class MessageDecoder
             {
                 reader.Read();
                 versionToken = reader.TokenType;
-                versionText = Encoding.UTF8.GetString(reader.ValueSpan);
+                versionText = Compat.Utf8String(reader.ValueSpan);
                 allPairs &= IsLegacyPair(ref reader);
             }
             else if (reader.ValueTextEquals("events"u8))
@@ -250,7 +250,7 @@ internal static class MessageDecoder
                 return DecodeResult.Fail(DeadLetterReason.Undecodable, $"Event {index} has no 'body' object (nor 'bodyText').");
             }
 
-            events.Add(new DecodedEvent(url, verb ?? "POST", headers ?? new Dictionary<string, string>(), bodyBytes, enqueuedAt));
+            events.Add(new DecodedEvent(url!, verb ?? "POST", headers ?? new Dictionary<string, string>(), bodyBytes, enqueuedAt));
         }
 
         return DecodeResult.Ok(events);

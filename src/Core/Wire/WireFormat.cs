@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -24,7 +23,7 @@ public static class WireFormat
     public const string DetailAttribute = "BulkDispatch.Detail";
 
     /// <summary>Bytes of a message that holds no event: the envelope around the events array.</summary>
-    public static int EnvelopeBytes { get; } = Encode([]).Length;
+    public static int EnvelopeBytes => EmptyMessage.Length;
 
     // Non-ASCII text stays as it is: it costs fewer bytes and SQS accepts it.
     internal static readonly JsonWriterOptions WriterOptions = new()
@@ -37,8 +36,8 @@ public static class WireFormat
     /// <exception cref="JsonException">An event's body is not valid JSON.</exception>
     public static string Encode(IReadOnlyList<QueuedEvent> events)
     {
-        ArgumentNullException.ThrowIfNull(events);
-        var buffer = new ArrayBufferWriter<byte>(256 + events.Sum(e => e.Body.Length * 2));
+        Compat.NotNull(events, nameof(events));
+        using var buffer = new MemoryStream(256 + events.Sum(e => e.Body.Length * 2));
         using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
         {
             WriteStart(writer);
@@ -50,13 +49,62 @@ public static class WireFormat
             WriteEnd(writer);
         }
 
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
+
+    /// <summary>
+    /// One event as the JSON object that goes into a message's <c>events</c> array (validated), so a
+    /// producer can size messages exactly and join fragments with <see cref="Compose"/>.
+    /// </summary>
+    /// <exception cref="JsonException">The body is not valid JSON.</exception>
+    internal static byte[] EncodeEvent(QueuedEvent e)
+    {
+        var body = Encoding.UTF8.GetBytes(e.Body);
+        using var buffer = new MemoryStream(256 + body.Length);
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            WriteEvent(writer, e.Url, e.HttpVerb, e.Headers, body, e.EnqueuedAt, validateBody: true);
+        }
+
+        return buffer.ToArray();
+    }
+
+    /// <summary>Bytes of a message made of event fragments of these sizes.</summary>
+    internal static int ComposedBytes(int fragmentBytes, int fragmentCount) =>
+        EnvelopeBytes + fragmentBytes + Math.Max(0, fragmentCount - 1);
+
+    /// <summary>A version-1 message whose events are the given fragments (from <see cref="EncodeEvent"/>), in order.</summary>
+    internal static string Compose(IReadOnlyList<byte[]> fragments)
+    {
+        var empty = EmptyMessage;
+        int size = ComposedBytes(fragments.Sum(f => f.Length), fragments.Count);
+        var bytes = new byte[size];
+        int split = empty.Length - 2; // before the closing "]}"
+        Buffer.BlockCopy(empty, 0, bytes, 0, split);
+        int at = split;
+        for (int i = 0; i < fragments.Count; i++)
+        {
+            if (i > 0)
+            {
+                bytes[at++] = (byte)',';
+            }
+
+            Buffer.BlockCopy(fragments[i], 0, bytes, at, fragments[i].Length);
+            at += fragments[i].Length;
+        }
+
+        Buffer.BlockCopy(empty, split, bytes, at, 2);
+        return Encoding.UTF8.GetString(bytes);
+    }
+
+    private static byte[] EmptyMessage => s_emptyMessage ??= Encoding.UTF8.GetBytes(Encode([]));
+
+    private static byte[]? s_emptyMessage;
 
     /// <summary>Writes one version-1 message holding a single event whose body is already UTF-8.</summary>
     internal static string EncodeOne(DecodedEvent e, ReadOnlySpan<byte> body)
     {
-        var buffer = new ArrayBufferWriter<byte>(256 + body.Length);
+        using var buffer = new MemoryStream(256 + body.Length);
         using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
         {
             WriteStart(writer);
@@ -64,7 +112,7 @@ public static class WireFormat
             WriteEnd(writer);
         }
 
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
 
     private static void WriteStart(Utf8JsonWriter writer)

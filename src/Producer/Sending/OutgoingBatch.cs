@@ -1,0 +1,68 @@
+using BulkDispatch.Core.Wire;
+
+namespace BulkDispatch.Producer.Sending;
+
+/// <summary>One message being filled: event fragments that will be joined into one wire-format message.</summary>
+internal sealed class OutgoingMessage
+{
+    public List<byte[]> Fragments { get; } = [];
+
+    public int FragmentBytes { get; private set; }
+
+    public int BufferedBytes { get; private set; }
+
+    public int Bytes => WireFormat.ComposedBytes(FragmentBytes, Fragments.Count);
+
+    public int BytesWith(byte[] fragment) => WireFormat.ComposedBytes(FragmentBytes + fragment.Length, Fragments.Count + 1);
+
+    public void Add(byte[] fragment, int bufferedBytes)
+    {
+        Fragments.Add(fragment);
+        FragmentBytes += fragment.Length;
+        BufferedBytes += bufferedBytes;
+    }
+}
+
+/// <summary>
+/// Up to ten messages for one SendMessageBatch, each at most the queue's message size, all together
+/// at most the batch limit. Pure logic: the pump owns it.
+/// </summary>
+internal sealed class OutgoingBatch(int maxMessageBytes, int maxBatchBytes)
+{
+    public const int MaxEntries = 10;
+
+    public List<OutgoingMessage> Messages { get; } = [];
+
+    public int Events { get; private set; }
+
+    public int Bytes => Messages.Sum(m => m.Bytes);
+
+    public bool IsEmpty => Events == 0;
+
+    /// <summary>Whether a single event fragment can ever be sent to this queue.</summary>
+    public bool CanEverHold(byte[] fragment) => WireFormat.ComposedBytes(fragment.Length, 1) <= maxMessageBytes;
+
+    /// <summary>Adds the fragment to the last message or a new one; false when the batch is full (send it first).</summary>
+    public bool TryAdd(byte[] fragment, int bufferedBytes)
+    {
+        var last = Messages.Count > 0 ? Messages[^1] : null;
+        int total = Bytes;
+        if (last is not null && last.BytesWith(fragment) <= maxMessageBytes && total - last.Bytes + last.BytesWith(fragment) <= maxBatchBytes)
+        {
+            last.Add(fragment, bufferedBytes);
+            Events++;
+            return true;
+        }
+
+        var next = new OutgoingMessage();
+        if (Messages.Count >= MaxEntries || total + next.BytesWith(fragment) > maxBatchBytes)
+        {
+            return false;
+        }
+
+        next.Add(fragment, bufferedBytes);
+        Messages.Add(next);
+        Events++;
+        return true;
+    }
+}

@@ -1,0 +1,521 @@
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+using Amazon.Runtime;
+using Amazon.SQS;
+using Amazon.SQS.Model;
+using BulkDispatch.Core.Wire;
+using BulkDispatch.Producer.Buffering;
+using BulkDispatch.Producer.Sending;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Polly;
+using Polly.Retry;
+
+namespace BulkDispatch.Producer;
+
+/// <summary>
+/// Takes SDK events on the request path in microseconds and writes them to SQS in the background:
+/// several events per message, up to ten messages per SendMessageBatch, retried until SQS takes
+/// them. <see cref="TryPublish"/> never throws and never waits on I/O.
+/// </summary>
+public sealed class SqsEventPublisher : IAsyncDisposable
+{
+    private const int DefaultMaxMessageBytes = 256 * 1024;
+    private const int SqsMaxMessageBytes = 1024 * 1024;
+    private static readonly Meter Meter = new("BulkDispatch.Producer");
+    private static readonly Counter<long> PublishedCounter = Meter.CreateCounter<long>("bulkdispatch.producer.events.published", "{event}");
+    private static readonly Counter<long> SentCounter = Meter.CreateCounter<long>("bulkdispatch.producer.events.sent", "{event}");
+    private static readonly Counter<long> DroppedCounter = Meter.CreateCounter<long>("bulkdispatch.producer.events.dropped", "{event}");
+    private static readonly Counter<long> RefusedCounter = Meter.CreateCounter<long>("bulkdispatch.producer.events.refused", "{event}");
+    private static readonly Counter<long> RequestCounter = Meter.CreateCounter<long>("bulkdispatch.producer.requests", "{request}");
+
+    private readonly ProducerOptions _options;
+    private readonly IAmazonSQS _sqs;
+    private readonly bool _ownsClient;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly Channel<PendingEvent> _buffer;
+    private readonly ResiliencePipeline<int> _sendPipeline;
+    private readonly SemaphoreSlim _sendSlots;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _inFlight = [];
+    private readonly Task _pump;
+
+    private long _published, _sent, _dropped, _refused, _requests, _bufferedEvents, _bufferedBytes;
+    private long _droppedSinceWarning;
+    private long _lastWarningAt;
+    private int _disposed;
+    private volatile int _maxEventBytes = SqsMaxMessageBytes;
+    private string? _queueUrl;
+
+    /// <summary>A publisher with its own SQS client using the AWS SDK's default credential chain.</summary>
+    public SqsEventPublisher(ProducerOptions options)
+        : this(options, ProducerServiceCollectionExtensions.CreateOwnedClient(options ?? throw new ArgumentNullException(nameof(options))), NullLoggerFactory.Instance, TimeProvider.System, ownsClient: true)
+    {
+    }
+
+    /// <summary>A publisher on a client you own (it is not disposed with the publisher).</summary>
+    public SqsEventPublisher(ProducerOptions options, IAmazonSQS sqs, ILoggerFactory loggerFactory)
+        : this(options, sqs, loggerFactory, TimeProvider.System, ownsClient: false)
+    {
+    }
+
+    internal SqsEventPublisher(ProducerOptions options, IAmazonSQS sqs, ILoggerFactory loggerFactory, TimeProvider time, bool ownsClient)
+    {
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+        var errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException("BulkDispatch producer settings are invalid:" + Environment.NewLine + string.Join(Environment.NewLine, errors.Select(e => "  - " + e)), nameof(options));
+        }
+
+        _sqs = sqs ?? throw new ArgumentNullException(nameof(sqs));
+        _ownsClient = ownsClient;
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("BulkDispatch.Producer");
+        _time = time;
+        if (options.MaxMessageBytes > 0)
+        {
+            _maxEventBytes = options.MaxMessageBytes;
+        }
+
+        _buffer = Channel.CreateBounded<PendingEvent>(new BoundedChannelOptions(options.BufferCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        _sendSlots = new SemaphoreSlim(options.SendConcurrency, options.SendConcurrency);
+        _sendPipeline = new ResiliencePipelineBuilder<int> { TimeProvider = time }
+            .AddRetry(new RetryStrategyOptions<int>
+            {
+                // Retry until SQS takes the entries: the buffer's bound, not a retry count, limits what is held.
+                MaxRetryAttempts = int.MaxValue,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = options.RetryBaseDelay,
+                MaxDelay = options.RetryMaxDelay,
+                ShouldHandle = args => new ValueTask<bool>(args.Outcome switch
+                {
+                    { Exception: OperationCanceledException } when _stop.IsCancellationRequested => false,
+                    { Exception: not null } => true,
+                    { Result: > 0 } => true, // entries SQS failed for its own reasons (throttling, internal errors)
+                    _ => false,
+                }),
+                OnRetry = args =>
+                {
+                    if (args.AttemptNumber is 0 or 5 or 20 || args.AttemptNumber % 100 == 0)
+                    {
+                        _logger.LogWarning(args.Outcome.Exception, "BulkDispatch producer: sending to SQS failed (attempt {Attempt}); retrying in {Delay}. Events stay buffered.", args.AttemptNumber + 1, args.RetryDelay);
+                    }
+
+                    return default;
+                },
+            })
+            .Build();
+        _pump = Task.Run(PumpAsync);
+    }
+
+    /// <summary>Counts since the publisher was created.</summary>
+    public ProducerStatistics Statistics => new(
+        Interlocked.Read(ref _published),
+        Interlocked.Read(ref _sent),
+        Interlocked.Read(ref _dropped),
+        Interlocked.Read(ref _refused),
+        Interlocked.Read(ref _requests),
+        Interlocked.Read(ref _bufferedEvents));
+
+    /// <summary>Receives the warnings the publisher logs (drops, refusals), e.g. to forward them to the Optimizely SDK's logger.</summary>
+    internal Action<string>? WarningSink { get; set; }
+
+    /// <summary>
+    /// Hands one event to the background pump. Does no I/O; returns false when the event was refused
+    /// (invalid or too large: logged with the reason) or dropped (buffer full, publisher disposed: counted).
+    /// </summary>
+    public bool TryPublish(string url, string httpVerb, IReadOnlyDictionary<string, string> headers, string jsonBody)
+    {
+        try
+        {
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                Drop(1);
+                return false;
+            }
+
+            if (string.IsNullOrEmpty(url) || string.IsNullOrEmpty(jsonBody))
+            {
+                Refuse(1, "an event without a URL or a body was refused");
+                return false;
+            }
+
+            int bytes = Encoding.UTF8.GetByteCount(jsonBody);
+            if (bytes + 1024 > _maxEventBytes)
+            {
+                Refuse(1, $"an event of {bytes} bytes was refused: it is larger than the largest message the queue accepts ({_maxEventBytes} bytes)");
+                return false;
+            }
+
+            var copy = new Dictionary<string, string>(headers?.Count ?? 0, StringComparer.OrdinalIgnoreCase);
+            if (headers is not null)
+            {
+                foreach (var pair in headers)
+                {
+                    copy[pair.Key] = pair.Value;
+                }
+            }
+
+            var item = PendingEvent.For(new QueuedEvent(url, string.IsNullOrEmpty(httpVerb) ? "POST" : httpVerb, copy, jsonBody, _time.GetUtcNow()), bytes);
+            if (!TryEnqueue(item) && !(_options.OverflowPolicy == OverflowPolicy.Block && WaitAndEnqueue(item)))
+            {
+                Drop(1);
+                return false;
+            }
+
+            Interlocked.Increment(ref _published);
+            PublishedCounter.Add(1);
+            return true;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The SDK only logs what a dispatcher throws, and the event is then gone: never throw.
+            Refuse(1, "an event was refused: " + ex.Message);
+            return false;
+        }
+    }
+
+    /// <summary>Returns when every event published before the call is in SQS (or was dropped/refused), or when the token fires.</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken = default)
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            await TimeCompat.WaitAsync(_pump, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var marker = PendingEvent.NewMarker();
+        try
+        {
+            await _buffer.Writer.WriteAsync(marker, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            await TimeCompat.WaitAsync(_pump, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        await TimeCompat.WaitAsync(marker.Marker!.Task, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Sends what is buffered (within <c>DisposeTimeout</c>), then stops the pump.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _buffer.Writer.TryComplete();
+        using (var deadline = TimeCompat.CancelAfter(_time, _options.DisposeTimeout))
+        using (deadline.Token.Register(() => _stop.Cancel()))
+        {
+            try
+            {
+                await _pump.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        long lost = Interlocked.Read(ref _bufferedEvents);
+        if (lost > 0)
+        {
+            Warn($"BulkDispatch producer: {lost} buffered events could not be sent within DisposeTimeout ({_options.DisposeTimeout}) and are dropped.");
+        }
+
+        _stop.Dispose();
+        _sendSlots.Dispose();
+        if (_ownsClient)
+        {
+            _sqs.Dispose();
+        }
+    }
+
+    private bool TryEnqueue(PendingEvent item)
+    {
+        if (Interlocked.Add(ref _bufferedBytes, item.Bytes) > _options.BufferBytes)
+        {
+            Interlocked.Add(ref _bufferedBytes, -item.Bytes);
+            return false;
+        }
+
+        Interlocked.Increment(ref _bufferedEvents);
+        if (_buffer.Writer.TryWrite(item))
+        {
+            return true;
+        }
+
+        Interlocked.Add(ref _bufferedBytes, -item.Bytes);
+        Interlocked.Decrement(ref _bufferedEvents);
+        return false;
+    }
+
+    private bool WaitAndEnqueue(PendingEvent item)
+    {
+        // Opt-in policy: the caller chose to wait for room rather than lose the event.
+        return SpinWait.SpinUntil(() => Volatile.Read(ref _disposed) == 0 && TryEnqueue(item), _options.BlockTimeout);
+    }
+
+    private async Task PumpAsync()
+    {
+        var reader = _buffer.Reader;
+        try
+        {
+            await InitializeAsync().ConfigureAwait(false);
+            int maxMessage = _maxEventBytes;
+            int maxBatch = Math.Min(SqsMaxMessageBytes, maxMessage * OutgoingBatch.MaxEntries);
+            var batch = new OutgoingBatch(maxMessage, maxBatch);
+            while (await reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
+            {
+                await LingerAsync(reader).ConfigureAwait(false);
+                while (reader.TryRead(out var item))
+                {
+                    if (item.Marker is { } marker)
+                    {
+                        // Everything before the marker is in a batch: send it and wait for every send so far.
+                        batch = await SendAsync(batch, maxMessage, maxBatch).ConfigureAwait(false);
+                        await WaitForSendsAsync().ConfigureAwait(false);
+                        marker.TrySetResult(true);
+                        continue;
+                    }
+
+                    batch = await AddAsync(batch, item, maxMessage, maxBatch).ConfigureAwait(false);
+                }
+
+                batch = await SendAsync(batch, maxMessage, maxBatch).ConfigureAwait(false);
+                WarnAboutDrops(force: false);
+            }
+
+            await WaitForSendsAsync().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            await WaitForSendsAsync().ConfigureAwait(false);
+            while (reader.TryRead(out var item))
+            {
+                if (item.Event is not null)
+                {
+                    Release(item.Bytes, 1);
+                    Drop(1);
+                }
+
+                item.Marker?.TrySetResult(false);
+            }
+        }
+        finally
+        {
+            WarnAboutDrops(force: true);
+        }
+    }
+
+    /// <summary>After the first event of a batch, waits up to the linger time for the batch to fill.</summary>
+    private async Task LingerAsync(ChannelReader<PendingEvent> reader)
+    {
+        if (_options.Linger > TimeSpan.Zero && reader.Count < 100)
+        {
+            await TimeCompat.Delay(_time, _options.Linger, _stop.Token).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<OutgoingBatch> AddAsync(OutgoingBatch batch, PendingEvent item, int maxMessage, int maxBatch)
+    {
+        byte[] fragment;
+        try
+        {
+            fragment = WireFormat.EncodeEvent(item.Event!);
+        }
+        catch (JsonException ex)
+        {
+            Release(item.Bytes, 1);
+            Refuse(1, $"an event for {item.Event!.Url} was refused: its body is not valid JSON ({ex.Message})");
+            return batch;
+        }
+
+        if (!batch.CanEverHold(fragment))
+        {
+            Release(item.Bytes, 1);
+            Refuse(1, $"an event of {fragment.Length} bytes was refused: it is larger than the queue's MaximumMessageSize ({maxMessage} bytes)");
+            return batch;
+        }
+
+        if (!batch.TryAdd(fragment, item.Bytes))
+        {
+            batch = await SendAsync(batch, maxMessage, maxBatch).ConfigureAwait(false);
+            batch.TryAdd(fragment, item.Bytes);
+        }
+
+        return batch;
+    }
+
+    /// <summary>Starts sending a full or lingering batch (at most SendConcurrency at once) and returns a fresh one.</summary>
+    private async Task<OutgoingBatch> SendAsync(OutgoingBatch batch, int maxMessage, int maxBatch)
+    {
+        if (batch.IsEmpty)
+        {
+            return batch;
+        }
+
+        await _sendSlots.WaitAsync(_stop.Token).ConfigureAwait(false);
+        var task = Task.Run(async () =>
+        {
+            try
+            {
+                await SendBatchAsync(batch).ConfigureAwait(false);
+            }
+            finally
+            {
+                _sendSlots.Release();
+            }
+        });
+        lock (_inFlight)
+        {
+            _inFlight.RemoveAll(t => t.IsCompleted);
+            _inFlight.Add(task);
+        }
+
+        return new OutgoingBatch(maxMessage, maxBatch);
+    }
+
+    private async Task WaitForSendsAsync()
+    {
+        Task[] running;
+        lock (_inFlight)
+        {
+            running = [.. _inFlight];
+        }
+
+        await Task.WhenAll(running).ConfigureAwait(false);
+    }
+
+    private async Task SendBatchAsync(OutgoingBatch batch)
+    {
+        var pending = batch.Messages
+            .Select((m, i) => (Id: i.ToString(CultureInfo.InvariantCulture), Message: m, Body: WireFormat.Compose(m.Fragments)))
+            .ToDictionary(e => e.Id);
+        try
+        {
+            await _sendPipeline.ExecuteAsync(
+                async token =>
+                {
+                    Interlocked.Increment(ref _requests);
+                    RequestCounter.Add(1);
+                    var response = await _sqs.SendMessageBatchAsync(
+                        new SendMessageBatchRequest
+                        {
+                            QueueUrl = _queueUrl,
+                            Entries = pending.Values.Select(e => new SendMessageBatchRequestEntry(e.Id, e.Body)).ToList(),
+                        },
+                        token).ConfigureAwait(false);
+                    foreach (var ok in response.Successful ?? [])
+                    {
+                        if (pending.TryGetValue(ok.Id, out var entry))
+                        {
+                            pending.Remove(ok.Id);
+                            Release(entry.Message.BufferedBytes, entry.Message.Fragments.Count);
+                            Interlocked.Add(ref _sent, entry.Message.Fragments.Count);
+                            SentCounter.Add(entry.Message.Fragments.Count);
+                        }
+                    }
+
+                    foreach (var failed in response.Failed ?? [])
+                    {
+                        if (failed.SenderFault == true && pending.TryGetValue(failed.Id, out var entry))
+                        {
+                            // SQS says this entry itself is invalid: retrying cannot help.
+                            pending.Remove(failed.Id);
+                            Release(entry.Message.BufferedBytes, entry.Message.Fragments.Count);
+                            Refuse(entry.Message.Fragments.Count, $"SQS refused a message of {entry.Message.Bytes} bytes holding {entry.Message.Fragments.Count} events ({failed.Code}: {failed.Message})");
+                        }
+                    }
+
+                    return pending.Count;
+                },
+                _stop.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            foreach (var entry in pending.Values)
+            {
+                Release(entry.Message.BufferedBytes, entry.Message.Fragments.Count);
+                Drop(entry.Message.Fragments.Count);
+            }
+        }
+    }
+
+    /// <summary>Resolves the queue URL and its MaximumMessageSize, retrying while SQS is unreachable.</summary>
+    private async Task InitializeAsync()
+    {
+        await _sendPipeline.ExecuteAsync(
+            async token =>
+            {
+                _queueUrl = string.IsNullOrWhiteSpace(_options.QueueUrl)
+                    ? (await _sqs.GetQueueUrlAsync(_options.QueueName, token).ConfigureAwait(false)).QueueUrl
+                    : _options.QueueUrl;
+                if (_options.MaxMessageBytes == 0)
+                {
+                    var attributes = await _sqs.GetQueueAttributesAsync(
+                        new GetQueueAttributesRequest { QueueUrl = _queueUrl, AttributeNames = ["MaximumMessageSize"] },
+                        token).ConfigureAwait(false);
+                    _maxEventBytes = attributes.MaximumMessageSize > 0 ? attributes.MaximumMessageSize : DefaultMaxMessageBytes;
+                }
+
+                return 0;
+            },
+            _stop.Token).ConfigureAwait(false);
+    }
+
+    private void Release(long bytes, long events)
+    {
+        Interlocked.Add(ref _bufferedBytes, -bytes);
+        Interlocked.Add(ref _bufferedEvents, -events);
+    }
+
+    private void Drop(long events)
+    {
+        Interlocked.Add(ref _dropped, events);
+        Interlocked.Add(ref _droppedSinceWarning, events);
+        DroppedCounter.Add(events);
+    }
+
+    private void Refuse(long events, string reason)
+    {
+        Interlocked.Add(ref _refused, events);
+        RefusedCounter.Add(events);
+        Warn("BulkDispatch producer: " + reason + ".");
+    }
+
+    private void WarnAboutDrops(bool force)
+    {
+        long now = _time.GetTimestamp();
+        long last = Interlocked.Read(ref _lastWarningAt);
+        if (!force && last != 0 && _time.GetElapsedTime(last, now) < _options.DropWarningInterval)
+        {
+            return;
+        }
+
+        long dropped = Interlocked.Exchange(ref _droppedSinceWarning, 0);
+        if (dropped > 0)
+        {
+            Interlocked.Exchange(ref _lastWarningAt, now);
+            Warn($"BulkDispatch producer: dropped {dropped} events since the last warning because the buffer was full " +
+                 $"(BufferCapacity {_options.BufferCapacity} events, BufferBytes {_options.BufferBytes}) or the publisher was disposed; SQS may be unreachable or slower than the event rate.");
+        }
+    }
+
+    private void Warn(string message)
+    {
+        _logger.LogWarning("{Message}", message);
+        WarningSink?.Invoke(message);
+    }
+}
