@@ -4,6 +4,9 @@ using System.Globalization;
 using System.Text.Json;
 using Amazon.SQS;
 using Amazon.SQS.Model;
+using BulkDispatch.Core.Wire;
+using BulkDispatch.Producer;
+using Microsoft.Extensions.Logging.Abstractions;
 using BulkDispatch.Flush.Engine;
 using BulkDispatch.Sandbox;
 using Microsoft.Extensions.Configuration;
@@ -58,12 +61,11 @@ internal static class DemoCommand
         var (queueUrl, dlqUrl) = await emulator.CreateQueueWithDeadLetterQueueAsync("event-queue", visibilityTimeoutSeconds: 60, ct: cancellationToken);
 
         var events = DemoEvents.Generate(visitors);
-        var messages = DemoEvents.ToMessages(events);
         var clock = Stopwatch.StartNew();
-        int sendRequests = await EnqueueAsync(sqs, queueUrl, messages, cancellationToken);
+        var published = await PublishAsync(sqs, queueUrl, events, cancellationToken);
         var enqueueTime = clock.Elapsed;
         say.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Enqueued {visitors} visitors in {events.Count} SDK events, packed into {messages.Count} SQS messages with {sendRequests} SendMessageBatch requests ({enqueueTime.TotalSeconds:0.00} s)."));
+            $"Published {visitors} visitors in {events.Count} SDK events through the producer: {published.Sent} sent, {published.Dropped} dropped, {published.Refused} refused, {published.SendRequests} SendMessageBatch requests ({enqueueTime.TotalSeconds:0.00} s)."));
 
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -86,8 +88,7 @@ internal static class DemoCommand
             {
                 visitorsEnqueued = visitors,
                 sdkEvents = events.Count,
-                sqsMessages = messages.Count,
-                sendMessageBatchRequests = sendRequests,
+                producer = published,
                 eventApi = new { requests = eventApi.Requests.Count, accepted = accepted.Count, visitorsAccepted, schemaFailures = eventApi.SchemaFailures, bytes = accepted.Sum(r => (long)r.Body.Length) },
                 queueMessagesLeft = queueLeft,
                 deadLetterMessages = dlqLeft,
@@ -107,43 +108,17 @@ internal static class DemoCommand
         return ok ? ExitCodes.Complete : ExitCodes.Incomplete;
     }
 
-    private static async Task<int> EnqueueAsync(IAmazonSQS sqs, string queueUrl, IReadOnlyList<string> messages, CancellationToken cancellationToken)
+    /// <summary>Publishes through the real producer, as an application's SDK dispatcher would, and waits until SQS has them.</summary>
+    private static async Task<ProducerStatistics> PublishAsync(IAmazonSQS sqs, string queueUrl, IReadOnlyList<QueuedEvent> events, CancellationToken cancellationToken)
     {
-        // A SendMessageBatch holds at most 10 messages and 1 MiB in all.
-        int requests = 0;
-        var batch = new List<SendMessageBatchRequestEntry>();
-        long bytes = 0;
-        foreach (var body in messages)
+        await using var publisher = new SqsEventPublisher(new ProducerOptions { QueueUrl = queueUrl }, sqs, NullLoggerFactory.Instance);
+        foreach (var e in events)
         {
-            long size = System.Text.Encoding.UTF8.GetByteCount(body);
-            if (batch.Count == 10 || (batch.Count > 0 && bytes + size > 1_000_000))
-            {
-                await SendAsync();
-            }
-
-            batch.Add(new SendMessageBatchRequestEntry(batch.Count.ToString(CultureInfo.InvariantCulture), body));
-            bytes += size;
+            publisher.TryPublish(e.Url, e.HttpVerb, e.Headers, e.Body);
         }
 
-        if (batch.Count > 0)
-        {
-            await SendAsync();
-        }
-
-        return requests;
-
-        async Task SendAsync()
-        {
-            var response = await sqs.SendMessageBatchAsync(new SendMessageBatchRequest { QueueUrl = queueUrl, Entries = batch }, cancellationToken);
-            if (response.Failed is { Count: > 0 } failed)
-            {
-                throw new InvalidOperationException($"The emulator refused {failed.Count} messages: {failed[0].Code} {failed[0].Message}");
-            }
-
-            requests++;
-            batch = [];
-            bytes = 0;
-        }
+        await publisher.FlushAsync(cancellationToken);
+        return publisher.Statistics;
     }
 
     private static async Task<long> DepthAsync(IAmazonSQS sqs, string queueUrl, CancellationToken cancellationToken)
