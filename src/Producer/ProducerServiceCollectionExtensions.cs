@@ -33,8 +33,8 @@ public static class ProducerServiceCollectionExtensions
         services.AddOptions<ProducerOptions>()
             .Bind(configuration.GetSection(ProducerOptions.SqsSection))
             .Bind(configuration.GetSection(ProducerOptions.Section))
-            .Validate(o => o.Validate().Count == 0, "BulkDispatch producer settings are invalid; see the publisher's error for each setting.")
             .ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ProducerOptions>, ProducerOptionsValidator>());
         services.TryAddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<ProducerOptions>>().Value;
@@ -61,6 +61,18 @@ public static class ProducerServiceCollectionExtensions
         }
 
         return new AmazonSQSClient(config);
+    }
+
+    /// <summary>Fails the host's start with every invalid setting, each under its name.</summary>
+    private sealed class ProducerOptionsValidator : IValidateOptions<ProducerOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, ProducerOptions options)
+        {
+            var errors = options.Validate();
+            return errors.Count == 0
+                ? ValidateOptionsResult.Success
+                : ValidateOptionsResult.Fail(errors.Select(e => "BulkDispatch producer setting " + e));
+        }
     }
 
     /// <summary>Sends the buffered events when the application stops (the container disposes the publisher after).</summary>

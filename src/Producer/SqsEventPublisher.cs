@@ -49,6 +49,7 @@ public sealed class SqsEventPublisher : IAsyncDisposable
     private long _lastWarningAt;
     private int _disposed;
     private volatile int _maxEventBytes = SqsMaxMessageBytes;
+    private int _maxBatchBytes = SqsMaxMessageBytes;
     private string? _queueUrl;
 
     /// <summary>A publisher with its own SQS client using the AWS SDK's default credential chain.</summary>
@@ -105,6 +106,8 @@ public sealed class SqsEventPublisher : IAsyncDisposable
                 }),
                 OnRetry = args =>
                 {
+                    // While SQS is unreachable the pump waits for a send slot and never reaches its own check.
+                    WarnAboutDrops(force: false);
                     if (args.AttemptNumber is 0 or 5 or 20 || args.AttemptNumber % 100 == 0)
                     {
                         _logger.LogWarning(args.Outcome.Exception, "BulkDispatch producer: sending to SQS failed (attempt {Attempt}); retrying in {Delay}. Events stay buffered.", args.AttemptNumber + 1, args.RetryDelay);
@@ -228,9 +231,13 @@ public sealed class SqsEventPublisher : IAsyncDisposable
             }
         }
 
-        long lost = Interlocked.Read(ref _bufferedEvents);
+        // Whatever is still held (in a batch the pump was filling or waiting to send) is lost now: count it.
+        long lost = Interlocked.Exchange(ref _bufferedEvents, 0);
+        Interlocked.Exchange(ref _bufferedBytes, 0);
         if (lost > 0)
         {
+            Interlocked.Add(ref _dropped, lost);
+            DroppedCounter.Add(lost);
             Warn($"BulkDispatch producer: {lost} buffered events could not be sent within DisposeTimeout ({_options.DisposeTimeout}) and are dropped.");
         }
 
@@ -250,7 +257,15 @@ public sealed class SqsEventPublisher : IAsyncDisposable
             return false;
         }
 
-        Interlocked.Increment(ref _bufferedEvents);
+        // The bound covers every event held, not only those still in the channel: the pump takes events out
+        // of the channel into batches and sends that may be retrying for as long as SQS is unreachable.
+        if (Interlocked.Increment(ref _bufferedEvents) > _options.BufferCapacity)
+        {
+            Interlocked.Add(ref _bufferedBytes, -item.Bytes);
+            Interlocked.Decrement(ref _bufferedEvents);
+            return false;
+        }
+
         if (_buffer.Writer.TryWrite(item))
         {
             return true;
@@ -275,6 +290,7 @@ public sealed class SqsEventPublisher : IAsyncDisposable
             await InitializeAsync().ConfigureAwait(false);
             int maxMessage = _maxEventBytes;
             int maxBatch = Math.Min(SqsMaxMessageBytes, maxMessage * OutgoingBatch.MaxEntries);
+            _maxBatchBytes = maxBatch;
             var batch = new OutgoingBatch(maxMessage, maxBatch);
             while (await reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
             {
@@ -371,7 +387,7 @@ public sealed class SqsEventPublisher : IAsyncDisposable
         {
             try
             {
-                await SendBatchAsync(batch).ConfigureAwait(false);
+                await SendBatchAsync(batch.Messages).ConfigureAwait(false);
             }
             finally
             {
@@ -398,9 +414,10 @@ public sealed class SqsEventPublisher : IAsyncDisposable
         await Task.WhenAll(running).ConfigureAwait(false);
     }
 
-    private async Task SendBatchAsync(OutgoingBatch batch)
+    private async Task SendBatchAsync(IReadOnlyList<OutgoingMessage> messages)
     {
-        var pending = batch.Messages
+        var split = new List<OutgoingMessage>();
+        var pending = messages
             .Select((m, i) => (Id: i.ToString(CultureInfo.InvariantCulture), Message: m, Body: WireFormat.Compose(m.Fragments)))
             .ToDictionary(e => e.Id);
         try
@@ -432,10 +449,21 @@ public sealed class SqsEventPublisher : IAsyncDisposable
                     {
                         if (failed.SenderFault == true && pending.TryGetValue(failed.Id, out var entry))
                         {
-                            // SQS says this entry itself is invalid: retrying cannot help.
+                            // SQS says this entry itself is invalid: retrying it cannot help.
                             pending.Remove(failed.Id);
-                            Release(entry.Message.BufferedBytes, entry.Message.Fragments.Count);
-                            Refuse(entry.Message.Fragments.Count, $"SQS refused a message of {entry.Message.Bytes} bytes holding {entry.Message.Fragments.Count} events ({failed.Code}: {failed.Message})");
+                            if (entry.Message.Fragments.Count > 1)
+                            {
+                                // Several events share the message (too large for the queue, or one bad event among them):
+                                // send the halves on their own, so only an event that can never be delivered is refused.
+                                var (first, second) = entry.Message.Split();
+                                split.Add(first);
+                                split.Add(second);
+                            }
+                            else
+                            {
+                                Release(entry.Message.BufferedBytes, entry.Message.Fragments.Count);
+                                Refuse(entry.Message.Fragments.Count, $"SQS refused a message of {entry.Message.Bytes} bytes holding {entry.Message.Fragments.Count} events ({failed.Code}: {failed.Message})");
+                            }
                         }
                     }
 
@@ -451,6 +479,27 @@ public sealed class SqsEventPublisher : IAsyncDisposable
                 Drop(entry.Message.Fragments.Count);
             }
         }
+
+        // The halves of refused messages go out in batches within the entry and size limits (dropped there if stopping).
+        var group = new List<OutgoingMessage>();
+        int groupBytes = 0;
+        foreach (var message in split)
+        {
+            if (group.Count == OutgoingBatch.MaxEntries || (group.Count > 0 && groupBytes + message.Bytes > _maxBatchBytes))
+            {
+                await SendBatchAsync(group).ConfigureAwait(false);
+                group = [];
+                groupBytes = 0;
+            }
+
+            group.Add(message);
+            groupBytes += message.Bytes;
+        }
+
+        if (group.Count > 0)
+        {
+            await SendBatchAsync(group).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Resolves the queue URL and its MaximumMessageSize, retrying while SQS is unreachable.</summary>
@@ -464,10 +513,19 @@ public sealed class SqsEventPublisher : IAsyncDisposable
                     : _options.QueueUrl;
                 if (_options.MaxMessageBytes == 0)
                 {
-                    var attributes = await _sqs.GetQueueAttributesAsync(
-                        new GetQueueAttributesRequest { QueueUrl = _queueUrl, AttributeNames = ["MaximumMessageSize"] },
-                        token).ConfigureAwait(false);
-                    _maxEventBytes = attributes.MaximumMessageSize > 0 ? attributes.MaximumMessageSize : DefaultMaxMessageBytes;
+                    try
+                    {
+                        var attributes = await _sqs.GetQueueAttributesAsync(
+                            new GetQueueAttributesRequest { QueueUrl = _queueUrl, AttributeNames = ["MaximumMessageSize"] },
+                            token).ConfigureAwait(false);
+                        _maxEventBytes = attributes.MaximumMessageSize > 0 ? attributes.MaximumMessageSize : DefaultMaxMessageBytes;
+                    }
+                    catch (AmazonServiceException ex) when (ex.StatusCode == System.Net.HttpStatusCode.Forbidden || (ex.ErrorCode?.StartsWith("AccessDenied", StringComparison.Ordinal) ?? false))
+                    {
+                        // A role allowed only to send cannot read the limit: retrying would never send anything.
+                        _maxEventBytes = DefaultMaxMessageBytes;
+                        Warn($"BulkDispatch producer: the queue's MaximumMessageSize could not be read ({ex.ErrorCode}); writing messages of at most {DefaultMaxMessageBytes} bytes. Set BulkDispatch__Producer__MaxMessageBytes to skip the lookup.");
+                    }
                 }
 
                 return 0;

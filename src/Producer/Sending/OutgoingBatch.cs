@@ -5,6 +5,8 @@ namespace BulkDispatch.Producer.Sending;
 /// <summary>One message being filled: event fragments that will be joined into one wire-format message.</summary>
 internal sealed class OutgoingMessage
 {
+    private readonly List<int> _fragmentBufferedBytes = [];
+
     public List<byte[]> Fragments { get; } = [];
 
     public int FragmentBytes { get; private set; }
@@ -18,8 +20,23 @@ internal sealed class OutgoingMessage
     public void Add(byte[] fragment, int bufferedBytes)
     {
         Fragments.Add(fragment);
+        _fragmentBufferedBytes.Add(bufferedBytes);
         FragmentBytes += fragment.Length;
         BufferedBytes += bufferedBytes;
+    }
+
+    /// <summary>Two messages holding the first and the second half of this message's fragments (it must hold two or more).</summary>
+    public (OutgoingMessage First, OutgoingMessage Second) Split()
+    {
+        int half = Fragments.Count / 2;
+        var first = new OutgoingMessage();
+        var second = new OutgoingMessage();
+        for (int i = 0; i < Fragments.Count; i++)
+        {
+            (i < half ? first : second).Add(Fragments[i], _fragmentBufferedBytes[i]);
+        }
+
+        return (first, second);
     }
 }
 
