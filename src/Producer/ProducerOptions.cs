@@ -38,7 +38,7 @@ public sealed class ProducerOptions
     public int BufferCapacity { get; set; } = 100_000;
 
     /// <summary>Body bytes held in memory at most.</summary>
-    public long BufferBytes { get; set; } = 64L * 1024 * 1024;
+    public long BufferBytes { get; set; } = 256L * 1024 * 1024;
 
     /// <summary>What happens to an event that finds the buffer full.</summary>
     public OverflowPolicy OverflowPolicy { get; set; } = OverflowPolicy.DropNewest;

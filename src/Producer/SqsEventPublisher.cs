@@ -31,6 +31,10 @@ public sealed class SqsEventPublisher : IAsyncDisposable
     private static readonly Counter<long> DroppedCounter = Meter.CreateCounter<long>("bulkdispatch.producer.events.dropped", "{event}");
     private static readonly Counter<long> RefusedCounter = Meter.CreateCounter<long>("bulkdispatch.producer.events.refused", "{event}");
     private static readonly Counter<long> RequestCounter = Meter.CreateCounter<long>("bulkdispatch.producer.requests", "{request}");
+    private static readonly Counter<long> SendFailureCounter = Meter.CreateCounter<long>("bulkdispatch.producer.send_failures", "{failure}", "SendMessageBatch attempts that failed and were retried");
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<SqsEventPublisher, byte> Live = new();
+    private static readonly ObservableGauge<long> BufferedGauge = Meter.CreateObservableGauge(
+        "bulkdispatch.producer.buffered", () => Live.Keys.Sum(p => Interlocked.Read(ref p._bufferedEvents)), "{event}", "Events held in memory, not yet in SQS");
 
     private readonly ProducerOptions _options;
     private readonly IAmazonSQS _sqs;
@@ -43,12 +47,16 @@ public sealed class SqsEventPublisher : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _inFlight = [];
     private readonly Task _pump;
+    private readonly EventEncoder _encoder = new(); // used by the pump only
 
     private long _published, _sent, _dropped, _refused, _requests, _bufferedEvents, _bufferedBytes;
     private long _droppedSinceWarning;
     private long _lastWarningAt;
     private int _disposed;
+    private static readonly Dictionary<string, string> EmptyHeaders = [];
     private volatile int _maxEventBytes = SqsMaxMessageBytes;
+    private volatile Dictionary<string, string>? _lastHeaders;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RefusalState> _refusals = new(StringComparer.Ordinal);
     private int _maxBatchBytes = SqsMaxMessageBytes;
     private string? _queueUrl;
 
@@ -108,6 +116,7 @@ public sealed class SqsEventPublisher : IAsyncDisposable
                 {
                     // While SQS is unreachable the pump waits for a send slot and never reaches its own check.
                     WarnAboutDrops(force: false);
+                    SendFailureCounter.Add(1);
                     if (args.AttemptNumber is 0 or 5 or 20 || args.AttemptNumber % 100 == 0)
                     {
                         _logger.LogWarning(args.Outcome.Exception, "BulkDispatch producer: sending to SQS failed (attempt {Attempt}); retrying in {Delay}. Events stay buffered.", args.AttemptNumber + 1, args.RetryDelay);
@@ -117,6 +126,8 @@ public sealed class SqsEventPublisher : IAsyncDisposable
                 },
             })
             .Build();
+        Live.TryAdd(this, 0);
+        _ = BufferedGauge;
         _pump = Task.Run(PumpAsync);
     }
 
@@ -142,33 +153,25 @@ public sealed class SqsEventPublisher : IAsyncDisposable
         {
             if (Volatile.Read(ref _disposed) != 0)
             {
-                Drop(1);
+                Drop(1, "disposed");
                 return false;
             }
 
             if (string.IsNullOrEmpty(url) || string.IsNullOrEmpty(jsonBody))
             {
-                Refuse(1, "an event without a URL or a body was refused");
+                Refuse(1, "missing", "an event without a URL or a body was refused");
                 return false;
             }
 
+            // A cheap early refusal; the pump checks the exact encoded size.
             int bytes = Encoding.UTF8.GetByteCount(jsonBody);
-            if (bytes + 1024 > _maxEventBytes)
+            if (WireFormat.EnvelopeBytes + bytes + url.Length + 64 > _maxEventBytes)
             {
-                Refuse(1, $"an event of {bytes} bytes was refused: it is larger than the largest message the queue accepts ({_maxEventBytes} bytes)");
+                Refuse(1, "too-large", $"an event of {bytes} bytes was refused: it is larger than the largest message the queue accepts ({_maxEventBytes} bytes)");
                 return false;
             }
 
-            var copy = new Dictionary<string, string>(headers?.Count ?? 0, StringComparer.OrdinalIgnoreCase);
-            if (headers is not null)
-            {
-                foreach (var pair in headers)
-                {
-                    copy[pair.Key] = pair.Value;
-                }
-            }
-
-            var item = PendingEvent.For(new QueuedEvent(url, string.IsNullOrEmpty(httpVerb) ? "POST" : httpVerb, copy, jsonBody, _time.GetUtcNow()), bytes);
+            var item = PendingEvent.For(new QueuedEvent(url, string.IsNullOrEmpty(httpVerb) ? "POST" : httpVerb, CopyOf(headers), jsonBody, _time.GetUtcNow()), bytes);
             if (!TryEnqueue(item) && !(_options.OverflowPolicy == OverflowPolicy.Block && WaitAndEnqueue(item)))
             {
                 Drop(1);
@@ -182,7 +185,7 @@ public sealed class SqsEventPublisher : IAsyncDisposable
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             // The SDK only logs what a dispatcher throws, and the event is then gone: never throw.
-            Refuse(1, "an event was refused: " + ex.Message);
+            Refuse(1, "error", "an event was refused: " + ex.Message);
             return false;
         }
     }
@@ -237,10 +240,12 @@ public sealed class SqsEventPublisher : IAsyncDisposable
         if (lost > 0)
         {
             Interlocked.Add(ref _dropped, lost);
-            DroppedCounter.Add(lost);
+            DroppedCounter.Add(lost, new KeyValuePair<string, object?>("reason", "dispose_deadline"));
             Warn($"BulkDispatch producer: {lost} buffered events could not be sent within DisposeTimeout ({_options.DisposeTimeout}) and are dropped.");
         }
 
+        Live.TryRemove(this, out _);
+        _encoder.Dispose();
         _stop.Dispose();
         _sendSlots.Dispose();
         if (_ownsClient)
@@ -276,10 +281,72 @@ public sealed class SqsEventPublisher : IAsyncDisposable
         return false;
     }
 
+    /// <summary>
+    /// A private copy of the headers (the caller may reuse its dictionary). The SDK sends the same
+    /// headers with every event, so the last copy is shared while they stay equal: no allocation.
+    /// </summary>
+    private Dictionary<string, string> CopyOf(IReadOnlyDictionary<string, string>? headers)
+    {
+        var last = _lastHeaders;
+        if (headers is null || headers.Count == 0)
+        {
+            return EmptyHeaders;
+        }
+
+        if (last is not null && SameHeaders(last, headers))
+        {
+            return last;
+        }
+
+        var copy = new Dictionary<string, string>(headers.Count, StringComparer.OrdinalIgnoreCase);
+        foreach (var pair in headers)
+        {
+            copy[pair.Key] = pair.Value;
+        }
+
+        _lastHeaders = copy;
+        return copy;
+    }
+
+    private static bool SameHeaders(Dictionary<string, string> copy, IReadOnlyDictionary<string, string> headers)
+    {
+        if (copy.Count != headers.Count)
+        {
+            return false;
+        }
+
+        foreach (var pair in headers)
+        {
+            if (!copy.TryGetValue(pair.Key, out var value) || !string.Equals(value, pair.Value, StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     private bool WaitAndEnqueue(PendingEvent item)
     {
         // Opt-in policy: the caller chose to wait for room rather than lose the event.
-        return SpinWait.SpinUntil(() => Volatile.Read(ref _disposed) == 0 && TryEnqueue(item), _options.BlockTimeout);
+        long start = _time.GetTimestamp();
+        var spin = default(SpinWait);
+        while (Volatile.Read(ref _disposed) == 0)
+        {
+            if (TryEnqueue(item))
+            {
+                return true;
+            }
+
+            if (_time.GetElapsedTime(start) >= _options.BlockTimeout)
+            {
+                return false;
+            }
+
+            spin.SpinOnce();
+        }
+
+        return false;
     }
 
     private async Task PumpAsync()
@@ -323,7 +390,7 @@ public sealed class SqsEventPublisher : IAsyncDisposable
                 if (item.Event is not null)
                 {
                     Release(item.Bytes, 1);
-                    Drop(1);
+                    Drop(1, "dispose_deadline");
                 }
 
                 item.Marker?.TrySetResult(false);
@@ -349,19 +416,19 @@ public sealed class SqsEventPublisher : IAsyncDisposable
         byte[] fragment;
         try
         {
-            fragment = WireFormat.EncodeEvent(item.Event!);
+            fragment = _encoder.Encode(item.Event!);
         }
         catch (JsonException ex)
         {
             Release(item.Bytes, 1);
-            Refuse(1, $"an event for {item.Event!.Url} was refused: its body is not valid JSON ({ex.Message})");
+            Refuse(1, "invalid-json", $"an event for {item.Event!.Url} was refused: its body is not valid JSON ({ex.Message})");
             return batch;
         }
 
         if (!batch.CanEverHold(fragment))
         {
             Release(item.Bytes, 1);
-            Refuse(1, $"an event of {fragment.Length} bytes was refused: it is larger than the queue's MaximumMessageSize ({maxMessage} bytes)");
+            Refuse(1, "too-large", $"an event of {fragment.Length} bytes was refused: it is larger than the queue's MaximumMessageSize ({maxMessage} bytes)");
             return batch;
         }
 
@@ -462,7 +529,7 @@ public sealed class SqsEventPublisher : IAsyncDisposable
                             else
                             {
                                 Release(entry.Message.BufferedBytes, entry.Message.Fragments.Count);
-                                Refuse(entry.Message.Fragments.Count, $"SQS refused a message of {entry.Message.Bytes} bytes holding {entry.Message.Fragments.Count} events ({failed.Code}: {failed.Message})");
+                                Refuse(entry.Message.Fragments.Count, "sqs-rejected", $"SQS refused a message of {entry.Message.Bytes} bytes holding {entry.Message.Fragments.Count} events ({failed.Code}: {failed.Message})");
                             }
                         }
                     }
@@ -476,7 +543,7 @@ public sealed class SqsEventPublisher : IAsyncDisposable
             foreach (var entry in pending.Values)
             {
                 Release(entry.Message.BufferedBytes, entry.Message.Fragments.Count);
-                Drop(entry.Message.Fragments.Count);
+                Drop(entry.Message.Fragments.Count, "dispose_deadline");
             }
         }
 
@@ -539,18 +606,42 @@ public sealed class SqsEventPublisher : IAsyncDisposable
         Interlocked.Add(ref _bufferedEvents, -events);
     }
 
-    private void Drop(long events)
+    private void Drop(long events, string reason = "buffer_full")
     {
         Interlocked.Add(ref _dropped, events);
         Interlocked.Add(ref _droppedSinceWarning, events);
-        DroppedCounter.Add(events);
+        DroppedCounter.Add(events, new KeyValuePair<string, object?>("reason", reason));
     }
 
-    private void Refuse(long events, string reason)
+    private void Refuse(long events, string kind, string reason)
     {
         Interlocked.Add(ref _refused, events);
-        RefusedCounter.Add(events);
-        Warn("BulkDispatch producer: " + reason + ".");
+        RefusedCounter.Add(events, new KeyValuePair<string, object?>("reason", kind));
+
+        // Each kind of refusal is logged with its reason at most once per DropWarningInterval (a flood of bad
+        // events must not flood the log from the caller's thread); the rest are counted into the next line.
+        long now = _time.GetTimestamp();
+        var state = _refusals.GetOrAdd(kind, _ => new RefusalState());
+        lock (state)
+        {
+            if (state.LastWarningAt != 0 && _time.GetElapsedTime(state.LastWarningAt, now) < _options.DropWarningInterval)
+            {
+                state.Suppressed += events;
+                return;
+            }
+
+            state.LastWarningAt = now;
+            long earlier = state.Suppressed;
+            state.Suppressed = 0;
+            Warn("BulkDispatch producer: " + reason + (earlier > 0 ? $" ({earlier} more events were refused for this reason since the last warning)." : "."));
+        }
+    }
+
+    private sealed class RefusalState
+    {
+        public long LastWarningAt { get; set; }
+
+        public long Suppressed { get; set; }
     }
 
     private void WarnAboutDrops(bool force)

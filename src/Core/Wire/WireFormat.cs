@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -52,33 +53,24 @@ public static class WireFormat
         return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
 
-    /// <summary>
-    /// One event as the JSON object that goes into a message's <c>events</c> array (validated), so a
-    /// producer can size messages exactly and join fragments with <see cref="Compose"/>.
-    /// </summary>
+    /// <summary>One event's fragment for <see cref="Compose"/> (a one-off; a producer keeps an <see cref="EventEncoder"/>).</summary>
     /// <exception cref="JsonException">The body is not valid JSON.</exception>
     internal static byte[] EncodeEvent(QueuedEvent e)
     {
-        var body = Encoding.UTF8.GetBytes(e.Body);
-        using var buffer = new MemoryStream(256 + body.Length);
-        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
-        {
-            WriteEvent(writer, e.Url, e.HttpVerb, e.Headers, body, e.EnqueuedAt, validateBody: true);
-        }
-
-        return buffer.ToArray();
+        using var encoder = new EventEncoder();
+        return encoder.Encode(e);
     }
 
     /// <summary>Bytes of a message made of event fragments of these sizes.</summary>
     internal static int ComposedBytes(int fragmentBytes, int fragmentCount) =>
         EnvelopeBytes + fragmentBytes + Math.Max(0, fragmentCount - 1);
 
-    /// <summary>A version-1 message whose events are the given fragments (from <see cref="EncodeEvent"/>), in order.</summary>
+    /// <summary>A version-1 message whose events are the given fragments (from <see cref="EventEncoder"/>), in order.</summary>
     internal static string Compose(IReadOnlyList<byte[]> fragments)
     {
         var empty = EmptyMessage;
         int size = ComposedBytes(fragments.Sum(f => f.Length), fragments.Count);
-        var bytes = new byte[size];
+        var bytes = ArrayPool<byte>.Shared.Rent(size);
         int split = empty.Length - 2; // before the closing "]}"
         Buffer.BlockCopy(empty, 0, bytes, 0, split);
         int at = split;
@@ -94,7 +86,14 @@ public static class WireFormat
         }
 
         Buffer.BlockCopy(empty, split, bytes, at, 2);
-        return Encoding.UTF8.GetString(bytes);
+        try
+        {
+            return Encoding.UTF8.GetString(bytes, 0, size);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(bytes);
+        }
     }
 
     private static byte[] EmptyMessage => s_emptyMessage ??= Encoding.UTF8.GetBytes(Encode([]));
@@ -129,7 +128,7 @@ public static class WireFormat
         writer.WriteEndObject();
     }
 
-    private static void WriteEvent(
+    internal static void WriteEvent(
         Utf8JsonWriter writer,
         string url,
         string verb,
