@@ -1,4 +1,3 @@
-using Amazon;
 using Amazon.SQS;
 using BulkDispatch.Core.Sqs;
 using BulkDispatch.Flush.Configuration;
@@ -45,7 +44,11 @@ public static class FlushServiceCollectionExtensions
             sp.GetRequiredService<IOptions<FlushOptions>>(),
             sp.GetRequiredService<IOptions<OptimizelyOptions>>(),
             sp.GetRequiredService<IOptions<LegacyOptions>>()));
-        services.TryAddSingleton<IAmazonSQS>(sp => CreateSqsClient(sp.GetRequiredService<IOptions<SqsOptions>>().Value));
+        services.TryAddSingleton<IAmazonSQS>(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<SqsOptions>>().Value;
+            return SqsClientFactory.Create(o.Region, o.ServiceUrl);
+        });
         services.TryAddSingleton<OptimizelyClient>();
 
         services.AddHttpClient(OptimizelyClient.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
@@ -85,22 +88,5 @@ public static class FlushServiceCollectionExtensions
             sp.GetRequiredService<FlushMetrics>(),
             sp.GetRequiredService<ILogger<FlushEngine>>()));
         return services;
-    }
-
-    /// <summary>An SQS client for the configured region or endpoint, with the AWS SDK's default credential chain.</summary>
-    internal static AmazonSQSClient CreateSqsClient(SqsOptions options)
-    {
-        var config = new AmazonSQSConfig();
-        if (!string.IsNullOrWhiteSpace(options.ServiceUrl))
-        {
-            config.ServiceURL = options.ServiceUrl;
-            config.AuthenticationRegion = options.Region;
-        }
-        else
-        {
-            config.RegionEndpoint = RegionEndpoint.GetBySystemName(options.Region);
-        }
-
-        return new AmazonSQSClient(config);
     }
 }

@@ -1,4 +1,5 @@
 using Amazon.SQS;
+using BulkDispatch.Core.Sqs;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -47,33 +48,7 @@ public static class ProducerServiceCollectionExtensions
         return services;
     }
 
-    internal static IAmazonSQS CreateOwnedClient(ProducerOptions options)
-    {
-        var config = new AmazonSQSConfig();
-        if (!string.IsNullOrWhiteSpace(options.ServiceUrl))
-        {
-            config.ServiceURL = options.ServiceUrl;
-            config.AuthenticationRegion = options.Region;
-        }
-        else
-        {
-            config.RegionEndpoint = Amazon.RegionEndpoint.GetBySystemName(options.Region);
-        }
-
-        return new AmazonSQSClient(config);
-    }
-
-    /// <summary>Fails the host's start with every invalid setting, each under its name.</summary>
-    private sealed class ProducerOptionsValidator : IValidateOptions<ProducerOptions>
-    {
-        public ValidateOptionsResult Validate(string? name, ProducerOptions options)
-        {
-            var errors = options.Validate();
-            return errors.Count == 0
-                ? ValidateOptionsResult.Success
-                : ValidateOptionsResult.Fail(errors.Select(e => "BulkDispatch producer setting " + e));
-        }
-    }
+    internal static IAmazonSQS CreateOwnedClient(ProducerOptions options) => SqsClientFactory.Create(options.Region, options.ServiceUrl);
 
     /// <summary>Sends the buffered events when the application stops (the container disposes the publisher after).</summary>
     private sealed class PublisherShutdown(SqsEventPublisher publisher) : IHostedService
