@@ -50,6 +50,18 @@ public static class ProducerServiceCollectionExtensions
 
     internal static IAmazonSQS CreateOwnedClient(ProducerOptions options) => SqsClientFactory.Create(options.Region, options.ServiceUrl);
 
+    /// <summary>Fails the host's start with every invalid setting, each under its name.</summary>
+    private sealed class ProducerOptionsValidator : IValidateOptions<ProducerOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, ProducerOptions options)
+        {
+            var errors = options.Validate();
+            return errors.Count == 0
+                ? ValidateOptionsResult.Success
+                : ValidateOptionsResult.Fail(errors.Select(e => "BulkDispatch producer setting " + e));
+        }
+    }
+
     /// <summary>Sends the buffered events when the application stops (the container disposes the publisher after).</summary>
     private sealed class PublisherShutdown(SqsEventPublisher publisher) : IHostedService
     {
