@@ -58,9 +58,18 @@ internal static class DemoCommand
         await using var emulator = await SqsEmulator.StartAsync(cancellationToken: cancellationToken);
         await using var eventApi = await LocalEventApi.StartAsync(cancellationToken);
         using var sqs = emulator.CreateClient();
+        var requests = new System.Collections.Concurrent.ConcurrentDictionary<string, int>(StringComparer.Ordinal);
+        ((Amazon.Runtime.AmazonServiceClient)sqs).BeforeRequestEvent += (_, e) =>
+        {
+            if (e is Amazon.Runtime.WebServiceRequestEventArgs w)
+            {
+                requests.AddOrUpdate(w.Request.GetType().Name.Replace("Request", "", StringComparison.Ordinal), 1, (_, n) => n + 1);
+            }
+        };
         var (queueUrl, dlqUrl) = await emulator.CreateQueueWithDeadLetterQueueAsync("event-queue", visibilityTimeoutSeconds: 60, ct: cancellationToken);
 
         var events = DemoEvents.Generate(visitors);
+        requests.Clear(); // count only what the producer and the flush do
         var clock = Stopwatch.StartNew();
         var published = await PublishAsync(sqs, queueUrl, events, cancellationToken);
         var enqueueTime = clock.Elapsed;
@@ -74,14 +83,17 @@ internal static class DemoCommand
             ["BulkDispatch:Optimizely:EndpointOverride"] = eventApi.EventsUrl.ToString(),
             ["BulkDispatch:Flush:ReceiveWaitTime"] = "00:00:01",
         }).Build();
-        await using var services = CommonOptions.BuildServices(configuration, verbose, s => s.AddSingleton<IAmazonSQS>(emulator.CreateClient()));
+        await using var services = CommonOptions.BuildServices(configuration, verbose, s => s.AddSingleton<IAmazonSQS>(sqs));
         say.WriteLine("Flushing ...");
         var report = await services.GetRequiredService<FlushEngine>().RunAsync(cancellationToken);
+        var sqsRequests = new SortedDictionary<string, int>(requests, StringComparer.Ordinal);
+        var queueStats = await StatsAsync(sqs, queueUrl, cancellationToken);
+        var dlqStats = await StatsAsync(sqs, dlqUrl, cancellationToken);
 
         var accepted = eventApi.AcceptedRequests;
         int visitorsAccepted = accepted.Sum(r => r.VisitorJson.Count);
-        long queueLeft = await DepthAsync(sqs, queueUrl, cancellationToken);
-        long dlqLeft = await DepthAsync(sqs, dlqUrl, cancellationToken);
+        long queueLeft = queueStats.Visible + queueStats.InFlight + queueStats.Delayed;
+        long dlqLeft = dlqStats.Visible + dlqStats.InFlight + dlqStats.Delayed;
         if (json)
         {
             Console.Out.WriteLine(JsonSerializer.Serialize(new
@@ -90,8 +102,11 @@ internal static class DemoCommand
                 sdkEvents = events.Count,
                 producer = published,
                 eventApi = new { requests = eventApi.Requests.Count, accepted = accepted.Count, visitorsAccepted, schemaFailures = eventApi.SchemaFailures, bytes = accepted.Sum(r => (long)r.Body.Length) },
+                sqsRequests,
                 queueMessagesLeft = queueLeft,
                 deadLetterMessages = dlqLeft,
+                queue = queueStats,
+                deadLetterQueue = dlqStats,
                 report,
             }, FlushCommand.ReportJson));
         }
@@ -100,8 +115,10 @@ internal static class DemoCommand
             say.Write(report.ToText());
             say.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Local Event API: {eventApi.Requests.Count} requests, {accepted.Count} accepted, {visitorsAccepted} visitors, {eventApi.SchemaFailures} schema failures, {accepted.Sum(r => (long)r.Body.Length)} bytes."));
+            say.WriteLine("SQS requests by the producer and the flush: " + string.Join(", ", sqsRequests.Select(p => $"{p.Key} {p.Value}")) + ".");
             say.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"One request per SDK event would have been {events.Count} requests; one per visitor {visitors}. Queue afterwards: {queueLeft} messages; DLQ: {dlqLeft}."));
+                $"One Event API request per SDK event would have been {events.Count} requests; one per visitor {visitors}; one SQS SendMessage per event {events.Count}."));
+            say.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Queue afterwards: {queueStats}; dead-letter queue: {dlqStats}."));
         }
 
         bool ok = report.Complete && visitorsAccepted == visitors && eventApi.SchemaFailures == 0 && queueLeft == 0;
@@ -121,11 +138,17 @@ internal static class DemoCommand
         return publisher.Statistics;
     }
 
-    private static async Task<long> DepthAsync(IAmazonSQS sqs, string queueUrl, CancellationToken cancellationToken)
+    private static async Task<QueueCounts> StatsAsync(IAmazonSQS sqs, string queueUrl, CancellationToken cancellationToken)
     {
-        var attributes = await sqs.GetQueueAttributesAsync(
-            new GetQueueAttributesRequest { QueueUrl = queueUrl, AttributeNames = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] },
+        var a = await sqs.GetQueueAttributesAsync(
+            new GetQueueAttributesRequest { QueueUrl = queueUrl, AttributeNames = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"] },
             cancellationToken);
-        return (long)attributes.ApproximateNumberOfMessages + attributes.ApproximateNumberOfMessagesNotVisible;
+        return new QueueCounts(a.ApproximateNumberOfMessages, a.ApproximateNumberOfMessagesNotVisible, a.ApproximateNumberOfMessagesDelayed);
+    }
+
+    /// <summary>A queue's approximate counts, as SQS reports them.</summary>
+    private sealed record QueueCounts(long Visible, long InFlight, long Delayed)
+    {
+        public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Visible} visible, {InFlight} in flight, {Delayed} delayed");
     }
 }
