@@ -85,7 +85,9 @@ internal static class DemoCommand
         }).Build();
         await using var services = CommonOptions.BuildServices(configuration, verbose, s => s.AddSingleton<IAmazonSQS>(sqs));
         say.WriteLine("Flushing ...");
-        var report = await services.GetRequiredService<FlushEngine>().RunAsync(cancellationToken);
+        var progress = new ProgressLine();
+        var report = await services.GetRequiredService<FlushEngine>().RunAsync(new FlushRunOptions { Progress = json ? null : progress.Show }, cancellationToken);
+        progress.Done();
         var sqsRequests = new SortedDictionary<string, int>(requests, StringComparer.Ordinal);
         var queueStats = await StatsAsync(sqs, queueUrl, cancellationToken);
         var dlqStats = await StatsAsync(sqs, dlqUrl, cancellationToken);

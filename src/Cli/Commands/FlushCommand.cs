@@ -52,7 +52,9 @@ internal static class FlushCommand
             var configuration = Settings.Build(parse.GetValue(CommonOptions.SettingsFile), parse.GetValue(CommonOptions.Set) ?? []);
             await using var services = CommonOptions.BuildServices(configuration, parse.GetValue(CommonOptions.Verbose));
             var engine = services.GetRequiredService<FlushEngine>();
-            var report = await engine.RunAsync(new FlushRunOptions { DryRun = parse.GetValue(DryRun) }, cancellationToken);
+            var progress = new ProgressLine();
+            var report = await engine.RunAsync(new FlushRunOptions { DryRun = parse.GetValue(DryRun), Progress = progress.Show }, cancellationToken);
+            progress.Done();
             Console.Out.Write(json ? JsonSerializer.Serialize(report, ReportJson) + Environment.NewLine : report.ToText());
             return report.Complete ? ExitCodes.Complete : ExitCodes.Incomplete;
         }

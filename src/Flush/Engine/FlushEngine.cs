@@ -19,6 +19,9 @@ public sealed record FlushRunOptions
 
     /// <summary>A shorter receive budget than <c>BulkDispatch__Flush__MaxDuration</c>, e.g. what is left of a host's timeout.</summary>
     public TimeSpan? MaxDuration { get; init; }
+
+    /// <summary>Called about twice a second with the counts so far (e.g. for a progress line); must return quickly.</summary>
+    public Action<FlushProgress>? Progress { get; init; }
 }
 
 /// <summary>
@@ -93,7 +96,10 @@ public sealed class FlushEngine
         }
 
         using var run = new FlushRun(_sqs.Value, _client, flush, _optimizelyOptions.Value, _legacyOptions.Value, queue, _time, _metrics, _logger,
-            runOptions.DryRun, runId, maxDuration, cancellationToken);
+            runOptions.DryRun, runId, maxDuration, cancellationToken)
+        {
+            Progress = runOptions.Progress,
+        };
         var report = await run.RunAsync(started, startTimestamp);
         _metrics.RunDuration.Record(report.Duration.TotalSeconds);
         activity?.SetTag("bulkdispatch.complete", report.Complete);

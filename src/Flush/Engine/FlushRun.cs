@@ -112,6 +112,7 @@ internal sealed partial class FlushRun : IDisposable
     {
         using var leaseStop = new CancellationTokenSource();
         var leases = Task.Run(() => KeepLeasesAsync(leaseStop.Token));
+        var progress = Task.Run(() => ReportProgressAsync(startTimestamp, leaseStop.Token));
         var receivers = Enumerable.Range(0, _options.ReceiveConcurrency).Select(_ => Task.Run(ReceiveLoopAsync)).ToArray();
         var assembler = Task.Run(AssembleAsync);
         var senders = Enumerable.Range(0, _options.SendConcurrency).Select(_ => Task.Run(SendLoopAsync)).ToArray();
@@ -128,6 +129,7 @@ internal sealed partial class FlushRun : IDisposable
         await Task.WhenAll(deleters);
         await leaseStop.CancelAsync();
         await leases;
+        await progress;
 
         if (_dryRun)
         {
@@ -174,6 +176,38 @@ internal sealed partial class FlushRun : IDisposable
         _receiveDeadline.Dispose();
         _hardStop.Dispose();
         _finalStop.Dispose();
+    }
+
+    /// <summary>Called about twice a second with the run's counts so far (for a progress line).</summary>
+    public Action<FlushProgress>? Progress { get; init; }
+
+    private async Task ReportProgressAsync(long startTimestamp, CancellationToken stop)
+    {
+        if (Progress is null)
+        {
+            return;
+        }
+
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(500), _time, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            Progress(new FlushProgress(
+                _time.GetElapsedTime(startTimestamp),
+                Interlocked.Read(ref _messagesReceived),
+                Interlocked.Read(ref _messagesDeleted),
+                Interlocked.Read(ref _visitorsDelivered),
+                Interlocked.Read(ref _requestsSent),
+                _deadLettered.Values.Sum(),
+                _budget.Used));
+        }
     }
 
     // ---- receive -------------------------------------------------------------------------------
@@ -649,8 +683,11 @@ internal sealed partial class FlushRun : IDisposable
                 }
             }
 
-            await DeleteBatchAsync(batch);
-            batch.Clear();
+            if (batch.Count > 0) // the other deleter may have taken what woke this one
+            {
+                await DeleteBatchAsync(batch);
+                batch.Clear();
+            }
         }
     }
 

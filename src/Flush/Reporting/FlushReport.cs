@@ -126,3 +126,19 @@ public sealed record FlushReport
 /// <param name="Bytes">Its body size.</param>
 /// <param name="ValidJson">Whether the merged body parses as JSON.</param>
 public sealed record PlannedRequest(string Url, string AccountId, int Visitors, int Bytes, bool ValidJson);
+
+/// <summary>A flush run's counts so far, for progress lines.</summary>
+/// <param name="Elapsed">Time since the run started.</param>
+/// <param name="MessagesReceived">Messages received so far.</param>
+/// <param name="MessagesDeleted">Messages deleted so far.</param>
+/// <param name="VisitorsDelivered">Visitors accepted so far.</param>
+/// <param name="RequestsSent">Event API requests made so far.</param>
+/// <param name="DeadLettered">Messages dead-lettered so far.</param>
+/// <param name="BufferedBytes">Received bytes held in memory now.</param>
+public sealed record FlushProgress(TimeSpan Elapsed, long MessagesReceived, long MessagesDeleted, long VisitorsDelivered, long RequestsSent, long DeadLettered, long BufferedBytes)
+{
+    /// <summary>One line for a terminal.</summary>
+    public override string ToString() => string.Create(
+        CultureInfo.InvariantCulture,
+        $"{Elapsed.TotalSeconds,6:0.0} s  received {MessagesReceived} messages, deleted {MessagesDeleted}, delivered {VisitorsDelivered} visitors in {RequestsSent} requests, dead-lettered {DeadLettered}, holding {BufferedBytes / 1024} KiB");
+}

@@ -9,6 +9,7 @@ using BulkDispatch.Flush.Reporting;
 using BulkDispatch.Sandbox;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace BulkDispatch.IntegrationTests.Infrastructure;
 
@@ -41,6 +42,9 @@ internal sealed class FlushHarness : IAsyncDisposable
     }
 
     public SqsEmulator Emulator { get; }
+
+    /// <summary>What the engines this harness made have logged.</summary>
+    public CapturingLoggerFactory Logs { get; } = new();
 
     public LocalEventApi EventApi { get; }
 
@@ -81,6 +85,7 @@ internal sealed class FlushHarness : IAsyncDisposable
             services.AddSingleton(time);
         }
 
+        services.AddLogging(logging => logging.AddProvider(Logs));
         services.AddBulkDispatchFlush(configuration);
         var provider = services.BuildServiceProvider();
         _providers.Add(provider);

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using Amazon.SQS.Model;
+using BulkDispatch.IntegrationTests.Infrastructure;
 using BulkDispatch.Producer;
 using BulkDispatch.Sandbox;
 using Xunit.Abstractions;
