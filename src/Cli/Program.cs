@@ -10,6 +10,8 @@ var root = new RootCommand("""
 {
     FlushCommand.Create(),
     DemoCommand.Create(),
+    StatsCommand.Create(),
+    RedriveCommand.Create(),
 };
 
 try

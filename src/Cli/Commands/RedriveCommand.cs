@@ -1,0 +1,234 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Amazon.Runtime;
+using BulkDispatch.Cli.Queues;
+using BulkDispatch.Core.Wire;
+using BulkDispatch.Flush.Configuration;
+
+namespace BulkDispatch.Cli.Commands;
+
+/// <summary><c>bulkdispatch redrive</c>: moves dead-lettered messages back to the queue once the cause is fixed.</summary>
+internal static class RedriveCommand
+{
+    /// <summary>The reason codes the flush writes, and <see cref="QueueInspector.NoReason"/>.</summary>
+    private static readonly string[] KnownReasons =
+    [
+        DeadLetterReason.Undecodable, DeadLetterReason.UnknownVersion, DeadLetterReason.EndpointNotAllowed, DeadLetterReason.InvalidEvent,
+        DeadLetterReason.VisitorTooLarge, DeadLetterReason.RejectedByOptimizely, DeadLetterReason.LegacySettingsMissing, QueueInspector.NoReason,
+    ];
+
+    /// <summary>The report options of <c>flush --json</c>, writing non-ASCII and quotes as they are.</summary>
+    private static readonly JsonSerializerOptions JsonOptions = new(FlushCommand.ReportJson) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    private static readonly Option<string[]> Reason = new("--reason")
+    {
+        Description = "Move only messages with this dead-letter reason (repeatable), e.g. endpoint-not-allowed; \"none\" for messages without one. Others stay in the dead-letter queue, visible.",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    private static readonly Option<long?> Max = new("--max")
+    {
+        Description = "Move at most this many messages.",
+    };
+
+    private static readonly Option<bool> DryRun = new("--dry-run")
+    {
+        Description = "Count what would move (peeking, visibility timeout 0); move nothing.",
+    };
+
+    public static Command Create()
+    {
+        var command = new Command("redrive", """
+            Move dead-lettered messages back to the queue after the cause is fixed (a new allow-list entry, the
+            legacy settings, a newer flush): all of them, or only those with the given --reason. Each message is
+            moved once: sent to the queue, then deleted from the dead-letter queue only if the send succeeded;
+            any that could not be moved stay in the dead-letter queue and are listed. The body is sent unchanged,
+            without the BulkDispatch.Reason/Detail attributes. Messages whose reason does not match are made
+            visible again at once. Without --reason and --max, SQS's own message-move task is used where the
+            endpoint supports it (it keeps the attributes; the flush ignores them); otherwise, and always with a
+            filter, receive-send-delete. Progress goes to standard error; the summary to standard output.
+
+            Examples:
+              bulkdispatch stats --settings local.settings.json
+              bulkdispatch redrive --settings local.settings.json --reason endpoint-not-allowed --dry-run
+              bulkdispatch redrive --settings local.settings.json --reason endpoint-not-allowed --reason unknown-version
+              bulkdispatch redrive --max 1000 --json
+
+            Exit codes: 0 everything selected was moved, 1 some messages could not be moved (listed) or the run
+            was stopped, 2 bad configuration (nothing moved), 3 unexpected error.
+            """)
+        {
+            CommonOptions.SettingsFile, CommonOptions.Set, CommonOptions.Json, CommonOptions.Verbose, Reason, Max, DryRun,
+        };
+        command.SetAction((parse, cancellationToken) => RunAsync(parse, cancellationToken));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken)
+    {
+        bool json = parse.GetValue(CommonOptions.Json);
+        long? max = parse.GetValue(Max);
+        if (max is < 1)
+        {
+            await Console.Error.WriteLineAsync($"--max: {max.Value.ToString(CultureInfo.InvariantCulture)} is not a positive number. Example: --max 1000.");
+            return ExitCodes.BadConfiguration;
+        }
+
+        var reasons = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var value in parse.GetValue(Reason) ?? [])
+        {
+            if (string.IsNullOrWhiteSpace(value))
+            {
+                await Console.Error.WriteLineAsync("--reason: give a reason code, e.g. --reason endpoint-not-allowed.");
+                return ExitCodes.BadConfiguration;
+            }
+
+            string reason = value.Trim();
+            if (!KnownReasons.Contains(reason, StringComparer.Ordinal))
+            {
+                await Console.Error.WriteLineAsync($"--reason '{reason}' is not a reason code this version writes ({string.Join(", ", KnownReasons)}); only messages with exactly that code will move.");
+            }
+
+            reasons.Add(reason);
+        }
+
+        try
+        {
+            await using var context = await QueueCommandContext.OpenAsync(parse, cancellationToken);
+            if (context.Queues.DeadLetterQueueUrl is not { } dlqUrl)
+            {
+                throw new BulkDispatchConfigurationException(
+                    $"BulkDispatch__Sqs__DeadLetterQueueUrl: not set, and the queue ({context.Queues.QueueUrl}) has no RedrivePolicy, so there is no dead-letter queue to redrive from. Example: https://sqs.us-west-2.amazonaws.com/123456789012/event-queue-dlq.");
+            }
+
+            // Fails with the setting's name if the dead-letter queue does not exist, before anything moves.
+            await QueueInspector.ReadAsync(context.Sqs, dlqUrl, context.DeadLetterQueueSetting, cancellationToken);
+
+            var progress = new Progress();
+            var redriver = new DeadLetterRedriver(context.Sqs, context.Queues.QueueUrl, dlqUrl, progress.Show, progress.Note);
+            var result = await redriver.RunAsync(new RedriveRequest { Reasons = reasons, Max = max, DryRun = parse.GetValue(DryRun) }, cancellationToken);
+            progress.Done();
+            Console.Out.Write(json ? JsonSerializer.Serialize(result, JsonOptions) + Environment.NewLine : ToText(result));
+            return result.Complete ? ExitCodes.Complete : ExitCodes.Incomplete;
+        }
+        catch (Exception ex) when (ex is BulkDispatchConfigurationException or SettingsFileException)
+        {
+            await Console.Error.WriteLineAsync(ex.Message);
+            await Console.Error.WriteLineAsync("Nothing was moved. Fix the settings above and run again (see README: Settings).");
+            return ExitCodes.BadConfiguration;
+        }
+        catch (Exception ex) when (ex is AmazonServiceException or HttpRequestException or TimeoutException)
+        {
+            await Console.Error.WriteLineAsync($"bulkdispatch redrive: SQS failed ({(ex as AmazonServiceException)?.ErrorCode ?? ex.GetType().Name}): {ex.Message} Batches already sent were deleted from the dead-letter queue; the rest stay there. Run redrive again.");
+            return ExitCodes.Failed;
+        }
+    }
+
+    /// <summary>The summary printed without <c>--json</c>.</summary>
+    internal static string ToText(RedriveResult r)
+    {
+        var text = new StringBuilder();
+        string filter = r.Reasons.Count == 0 ? "all reasons" : "reason " + string.Join(" or ", r.Reasons);
+        string limit = r.Max is { } max ? $", at most {N(max)}" : "";
+        text.AppendLine(CultureInfo.InvariantCulture, $"Redrive from {r.DeadLetterQueueUrl} to {r.QueueUrl} ({filter}{limit}).");
+        text.AppendLine(CultureInfo.InvariantCulture, $"Method: {r.Method}{(r.MethodNote is { Length: > 0 } note ? " (" + note + ")" : "")}.");
+        if (r.DryRun)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"Dry run: would move {N(r.WouldMove)}{ByReason(r.MovedByReason)}; {N(r.Skipped)} would stay because the reason does not match{ByReason(r.SkippedByReason)}. Nothing was moved.");
+            if (r.Sample)
+            {
+                text.AppendLine("These counts are a sample: not every dead-letter message could be examined (in flight, delayed, or over the scan limit).");
+            }
+
+            return text.ToString();
+        }
+
+        text.AppendLine(CultureInfo.InvariantCulture, $"Moved {N(r.Moved)}{ByReason(r.MovedByReason)}, skipped {N(r.Skipped)} because the reason did not match{ByReason(r.SkippedByReason)}, failed {N(r.Failed + r.SentButNotDeleted)}.");
+        if (r.SentButNotDeleted > 0)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"{N(r.SentButNotDeleted)} were sent to the queue but could not be deleted from the dead-letter queue: they are in both (a second delivery is harmless: Optimizely de-duplicates by uuid).");
+        }
+
+        if (r.Failures.Count > 0)
+        {
+            text.AppendLine("Not moved (still in the dead-letter queue):");
+            foreach (var f in r.Failures)
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"  {f.MessageId} [{f.Reason}]: {f.Error}");
+            }
+        }
+
+        if (r.Cancelled)
+        {
+            text.AppendLine("Stopped before the dead-letter queue was done; run redrive again for the rest.");
+        }
+
+        text.AppendLine(CultureInfo.InvariantCulture, $"Took {r.Duration.TotalSeconds:0.0} s.");
+        return text.ToString();
+    }
+
+    private static string ByReason(SortedDictionary<string, long> counts) =>
+        counts.Count == 0 ? "" : " (" + string.Join(", ", counts.Select(p => $"{p.Key} {N(p.Value)}")) + ")";
+
+    private static string N(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Progress on standard error (standard output keeps the summary, and stays valid JSON with <c>--json</c>):
+    /// one line rewritten in place on a terminal, a plain line every few seconds when redirected.
+    /// </summary>
+    private sealed class Progress
+    {
+        private static readonly TimeSpan PlainInterval = TimeSpan.FromSeconds(5);
+        private readonly bool _terminal = !Console.IsErrorRedirected;
+        private readonly Lock _gate = new();
+        private DateTime _lastPlain = DateTime.MinValue;
+        private int _width;
+
+        public void Show(RedriveProgress progress)
+        {
+            lock (_gate)
+            {
+                string line = progress.ToString();
+                if (_terminal)
+                {
+                    Console.Error.Write("\r" + line.PadRight(_width));
+                    _width = line.Length;
+                }
+                else if (DateTime.UtcNow - _lastPlain >= PlainInterval)
+                {
+                    _lastPlain = DateTime.UtcNow;
+                    Console.Error.WriteLine(line);
+                }
+            }
+        }
+
+        public void Note(string message)
+        {
+            lock (_gate)
+            {
+                ClearLine();
+                Console.Error.WriteLine(message);
+            }
+        }
+
+        public void Done()
+        {
+            lock (_gate)
+            {
+                ClearLine();
+            }
+        }
+
+        private void ClearLine()
+        {
+            if (_terminal && _width > 0)
+            {
+                Console.Error.Write("\r" + new string(' ', _width) + "\r");
+                _width = 0;
+            }
+        }
+    }
+}
