@@ -9,6 +9,7 @@ var root = new RootCommand("""
     """)
 {
     FlushCommand.Create(),
+    ServeCommand.Create(),
     DemoCommand.Create(),
     StatsCommand.Create(),
     RedriveCommand.Create(),
