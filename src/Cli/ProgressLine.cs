@@ -3,8 +3,8 @@ using BulkDispatch.Flush.Reporting;
 namespace BulkDispatch.Cli;
 
 /// <summary>
-/// Progress on standard error: one line rewritten in place on a terminal, a plain line every few
-/// seconds when redirected (logs, CI). Standard output stays for the report.
+/// Progress on standard error (standard output keeps the report, and stays valid JSON with <c>--json</c>):
+/// one line rewritten in place on a terminal, a plain line every few seconds when redirected (logs, CI).
 /// </summary>
 internal sealed class ProgressLine
 {
@@ -12,25 +12,38 @@ internal sealed class ProgressLine
     private readonly bool _terminal = !Console.IsErrorRedirected;
     private readonly Lock _gate = new();
     private DateTime _lastPlain = DateTime.MinValue;
-    private bool _written;
+    private int _width;
 
-    /// <summary>Shows one snapshot.</summary>
-    public void Show(FlushProgress progress)
+    /// <summary>Shows a flush run's counts.</summary>
+    public void Show(FlushProgress progress) => Show(progress.ToString());
+
+    /// <summary>Shows one snapshot line.</summary>
+    public void Show(string line)
     {
         lock (_gate)
         {
             if (_terminal)
             {
-                string text = progress.ToString();
-                int width = Math.Max(20, SafeWidth() - 1);
-                Console.Error.Write("\r" + (text.Length > width ? text[..width] : text.PadRight(width)));
-                _written = true;
+                int max = Math.Max(20, SafeWidth() - 1);
+                string shown = line.Length > max ? line[..max] : line;
+                Console.Error.Write("\r" + shown.PadRight(_width));
+                _width = shown.Length;
             }
             else if (DateTime.UtcNow - _lastPlain >= PlainInterval)
             {
                 _lastPlain = DateTime.UtcNow;
-                Console.Error.WriteLine("progress: " + progress);
+                Console.Error.WriteLine("progress: " + line);
             }
+        }
+    }
+
+    /// <summary>A message of its own line, below the progress line.</summary>
+    public void Note(string message)
+    {
+        lock (_gate)
+        {
+            ClearLine();
+            Console.Error.WriteLine(message);
         }
     }
 
@@ -39,11 +52,16 @@ internal sealed class ProgressLine
     {
         lock (_gate)
         {
-            if (_terminal && _written)
-            {
-                Console.Error.Write("\r" + new string(' ', Math.Max(20, SafeWidth() - 1)) + "\r");
-                _written = false;
-            }
+            ClearLine();
+        }
+    }
+
+    private void ClearLine()
+    {
+        if (_terminal && _width > 0)
+        {
+            Console.Error.Write("\r" + new string(' ', _width) + "\r");
+            _width = 0;
         }
     }
 

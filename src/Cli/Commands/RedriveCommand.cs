@@ -107,8 +107,8 @@ internal static class RedriveCommand
             // Fails with the setting's name if the dead-letter queue does not exist, before anything moves.
             await QueueInspector.ReadAsync(context.Sqs, dlqUrl, context.DeadLetterQueueSetting, cancellationToken);
 
-            var progress = new Progress();
-            var redriver = new DeadLetterRedriver(context.Sqs, context.Queues.QueueUrl, dlqUrl, progress.Show, progress.Note);
+            var progress = new ProgressLine();
+            var redriver = new DeadLetterRedriver(context.Sqs, context.Queues.QueueUrl, dlqUrl, p => progress.Show(p.ToString()), progress.Note);
             var result = await redriver.RunAsync(new RedriveRequest { Reasons = reasons, Max = max, DryRun = parse.GetValue(DryRun) }, cancellationToken);
             progress.Done();
             Console.Out.Write(json ? JsonSerializer.Serialize(result, JsonOptions) + Environment.NewLine : ToText(result));
@@ -174,61 +174,4 @@ internal static class RedriveCommand
         counts.Count == 0 ? "" : " (" + string.Join(", ", counts.Select(p => $"{p.Key} {N(p.Value)}")) + ")";
 
     private static string N(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
-
-    /// <summary>
-    /// Progress on standard error (standard output keeps the summary, and stays valid JSON with <c>--json</c>):
-    /// one line rewritten in place on a terminal, a plain line every few seconds when redirected.
-    /// </summary>
-    private sealed class Progress
-    {
-        private static readonly TimeSpan PlainInterval = TimeSpan.FromSeconds(5);
-        private readonly bool _terminal = !Console.IsErrorRedirected;
-        private readonly Lock _gate = new();
-        private DateTime _lastPlain = DateTime.MinValue;
-        private int _width;
-
-        public void Show(RedriveProgress progress)
-        {
-            lock (_gate)
-            {
-                string line = progress.ToString();
-                if (_terminal)
-                {
-                    Console.Error.Write("\r" + line.PadRight(_width));
-                    _width = line.Length;
-                }
-                else if (DateTime.UtcNow - _lastPlain >= PlainInterval)
-                {
-                    _lastPlain = DateTime.UtcNow;
-                    Console.Error.WriteLine(line);
-                }
-            }
-        }
-
-        public void Note(string message)
-        {
-            lock (_gate)
-            {
-                ClearLine();
-                Console.Error.WriteLine(message);
-            }
-        }
-
-        public void Done()
-        {
-            lock (_gate)
-            {
-                ClearLine();
-            }
-        }
-
-        private void ClearLine()
-        {
-            if (_terminal && _width > 0)
-            {
-                Console.Error.Write("\r" + new string(' ', _width) + "\r");
-                _width = 0;
-            }
-        }
-    }
 }
