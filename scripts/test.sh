@@ -19,7 +19,7 @@ for project in src/*/*.csproj tests/*/*.csproj; do
     kept+=("$project")
   elif grep -qE 'error NU110[1-3]' <<<"$output"; then
     # NU1101/NU1102/NU1103: a package (or version) this machine's NuGet source does not serve.
-    missing=$(grep -oE "error NU110[1-3]: [^[]*" <<<"$output" | sed -E 's/error NU110[1-3]: //' | sort -u | paste -sd ';' -)
+    missing=$(grep -oE "error NU110[1-3]: [^[]*" <<<"$output" | sed -E 's/error NU110[1-3]: //' | grep -v '^ *- ' | sort -u | paste -sd ';' -)
     skipped+=("$project -- $missing")
   else
     echo "$output"

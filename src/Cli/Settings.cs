@@ -6,7 +6,8 @@ namespace BulkDispatch.Cli;
 /// Builds the configuration every command reads, lowest precedence first: <c>appsettings.json</c> in the
 /// working directory, environment variables, the <c>Values</c> of a <c>local.settings.json</c>-style
 /// file given with <c>--settings</c>, then <c>--set NAME=VALUE</c> overrides. Names use <c>__</c> between
-/// sections everywhere (<c>BulkDispatch__Flush__MaxDuration</c>), as Azure app settings do.
+/// sections everywhere (<c>BulkDispatch__Flush__MaxDuration</c>), as Azure app settings do. <c>AWS_*</c>
+/// entries of the file or the overrides also become environment variables, for the AWS SDK.
 /// </summary>
 internal static class Settings
 {
@@ -22,7 +23,9 @@ internal static class Settings
                 throw new SettingsFileException($"--settings: the file '{settingsFile.FullName}' does not exist.");
             }
 
-            builder.AddInMemoryCollection(ReadValues(settingsFile));
+            var values = ReadValues(settingsFile);
+            ExportAwsVariables(values);
+            builder.AddInMemoryCollection(values);
         }
 
         var pairs = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
@@ -37,7 +40,24 @@ internal static class Settings
             pairs[Key(item[..eq])] = item[(eq + 1)..];
         }
 
+        ExportAwsVariables(pairs);
         return builder.AddInMemoryCollection(pairs).Build();
+    }
+
+    /// <summary>
+    /// The AWS SDK reads <c>AWS_*</c> (keys, profile, region) only from the process environment. The Functions
+    /// host exports every <c>Values</c> entry of local.settings.json as one, so do the same for these: the same
+    /// file then works under <c>func start</c> and with <c>--settings</c>. Empty values are left alone.
+    /// </summary>
+    private static void ExportAwsVariables(Dictionary<string, string?> values)
+    {
+        foreach (var (key, value) in values)
+        {
+            if (key.StartsWith("AWS_", StringComparison.OrdinalIgnoreCase) && !string.IsNullOrEmpty(value))
+            {
+                Environment.SetEnvironmentVariable(key.ToUpperInvariant(), value);
+            }
+        }
     }
 
     /// <summary>The <c>Values</c> section of a local.settings.json file (or the whole file when it has none).</summary>

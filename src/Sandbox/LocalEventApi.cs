@@ -83,7 +83,14 @@ internal sealed class LocalEventApi : IAsyncDisposable
     /// <summary>Starts the server on a free loopback port.</summary>
     /// <param name="loggerFactory">Where the server logs; nothing is logged when <see langword="null"/>.</param>
     /// <param name="cancellationToken">Cancels the start.</param>
-    public static async Task<LocalEventApi> StartAsync(ILoggerFactory? loggerFactory, CancellationToken cancellationToken = default)
+    public static Task<LocalEventApi> StartAsync(ILoggerFactory? loggerFactory, CancellationToken cancellationToken = default) =>
+        StartAsync(loggerFactory, port: 0, cancellationToken);
+
+    /// <summary>Starts the server on a loopback port.</summary>
+    /// <param name="loggerFactory">Where the server logs; nothing is logged when <see langword="null"/>.</param>
+    /// <param name="port">The port to listen on (0: a free one).</param>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    public static async Task<LocalEventApi> StartAsync(ILoggerFactory? loggerFactory, int port, CancellationToken cancellationToken = default)
     {
         var schema = await EventBatchSchema.GetAsync().WaitAsync(cancellationToken);
 
@@ -108,7 +115,7 @@ internal sealed class LocalEventApi : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(options =>
         {
             options.Limits.MaxRequestBodySize = MaxRequestBodyBytes;
-            options.Listen(IPAddress.Loopback, 0);
+            options.Listen(IPAddress.Loopback, port);
         });
 
         var app = builder.Build();
@@ -120,8 +127,8 @@ internal sealed class LocalEventApi : IAsyncDisposable
             await app.StartAsync(cancellationToken);
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
                 ?? throw new InvalidOperationException("Kestrel started but reported no listening address.");
-            var port = new Uri(address).Port;
-            api.EventsUrl = new Uri(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}/v1/events"));
+            int listening = new Uri(address).Port;
+            api.EventsUrl = new Uri(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{listening}/v1/events"));
             return api;
         }
         catch

@@ -145,7 +145,7 @@ public sealed partial class ServeCommandTests(SqsEmulatorFixture fixture, ITestO
         var events = DemoEvents.Generate(40, seed: 54);
         var messages = FlushHarness.Messages(events, perMessage: 2).ToList();
         await h.EnqueueAsync(messages);
-        int port = FreePort();
+        int port = CliProcess.FreePort();
         using var dir = new TempDirectory();
         await using var serve = ServeProcess.Start(dir, GoodValues(h), output, "--run-on-start", "--metrics-port", port.ToString(CultureInfo.InvariantCulture));
 
@@ -264,13 +264,6 @@ public sealed partial class ServeCommandTests(SqsEmulatorFixture fixture, ITestO
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     [GeneratedRegex(@"Flush run (?<id>\S+) (?<outcome>complete|INCOMPLETE): tick=(?<tick>\S+) started=(?<started>\S+) finished=(?<finished>\S+) durationMs=\d+ stop=\S+ messagesReceived=(?<received>\d+) messagesDeleted=(?<deleted>\d+)")]
     private static partial Regex RunLinePattern();
 
@@ -279,41 +272,19 @@ public sealed partial class ServeCommandTests(SqsEmulatorFixture fixture, ITestO
 
     internal sealed record RunLine(string RunId, bool Complete, string TickText, DateTimeOffset Tick, DateTimeOffset Started, DateTimeOffset Finished, long MessagesReceived, long MessagesDeleted);
 
-    /// <summary>A running <c>bulkdispatch serve</c>, its output collected line by line; killed on dispose if still running.</summary>
-    private sealed class ServeProcess : IAsyncDisposable
+    /// <summary>A running <c>bulkdispatch serve</c>: its run lines and skipped ticks, parsed from its output.</summary>
+    private sealed class ServeProcess : BackgroundCli
     {
-        private readonly Process _process;
-        private readonly StringBuilder _output = new();
-        private readonly ITestOutputHelper _testOutput;
-
-        private ServeProcess(Process process, ITestOutputHelper testOutput)
+        private ServeProcess(ITestOutputHelper testOutput)
+            : base("serve", testOutput)
         {
-            _process = process;
-            _testOutput = testOutput;
-        }
-
-        public string Output
-        {
-            get
-            {
-                lock (_output)
-                {
-                    return _output.ToString();
-                }
-            }
         }
 
         public static ServeProcess Start(TempDirectory dir, Dictionary<string, string> values, ITestOutputHelper testOutput, params string[] extra)
         {
             string settings = dir.Write("local.settings.json", SettingsFile(values));
-            var process = new Process { StartInfo = CliProcess.StartInfo(dir.Path, ["serve", "--settings", settings, .. extra]) };
-            var serve = new ServeProcess(process, testOutput);
-            process.OutputDataReceived += (_, e) => serve.Append("out: ", e.Data);
-            process.ErrorDataReceived += (_, e) => serve.Append("err: ", e.Data);
-            process.Start();
-            process.StandardInput.Close();
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
+            var serve = new ServeProcess(testOutput);
+            serve.Start(CliProcess.StartInfo(dir.Path, ["serve", "--settings", settings, .. extra]));
             return serve;
         }
 
@@ -330,84 +301,6 @@ public sealed partial class ServeCommandTests(SqsEmulatorFixture fixture, ITestO
         public List<(DateTimeOffset Tick, DateTimeOffset RunStarted)> SkippedTicks() =>
             SkippedLinePattern().Matches(Output).Select(m => (Time(m.Groups["tick"].Value), Time(m.Groups["started"].Value))).ToList();
 
-        public async Task WaitForLineAsync(Regex pattern, TimeSpan timeout) =>
-            await WaitForAsync(() => pattern.IsMatch(Output), timeout, $"a line matching {pattern}");
-
-        public async Task WaitForAsync(Func<bool> condition, TimeSpan timeout, string what)
-        {
-            var deadline = DateTime.UtcNow + timeout;
-            while (!condition())
-            {
-                Assert.False(_process.HasExited, Describe($"serve exited (code {(_process.HasExited ? _process.ExitCode : 0)}) while waiting for {what}"));
-                Assert.True(DateTime.UtcNow < deadline, Describe($"no {what} within {timeout.TotalSeconds:0} s"));
-                await Task.Delay(100);
-            }
-        }
-
-        /// <summary>Sends SIGTERM and waits for the process to exit; returns its exit code.</summary>
-        public async Task<int> StopAsync(TimeSpan? timeout = null)
-        {
-            using (var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]) { UseShellExecute = false })
-                ?? throw new InvalidOperationException("could not run kill"))
-            {
-                await kill.WaitForExitAsync();
-                Assert.True(kill.ExitCode == 0, $"kill -TERM {_process.Id} failed with exit code {kill.ExitCode}");
-            }
-
-            using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
-            try
-            {
-                await _process.WaitForExitAsync(cts.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                Assert.Fail(Describe($"serve did not exit within {(timeout ?? TimeSpan.FromSeconds(30)).TotalSeconds:0} s of SIGTERM"));
-            }
-
-            _process.WaitForExit(); // the last output lines
-            return _process.ExitCode;
-        }
-
-        public string Describe(string what) => $"{what}{Environment.NewLine}--- serve output ---{Environment.NewLine}{Output}";
-
-        public async ValueTask DisposeAsync()
-        {
-            try
-            {
-                if (!_process.HasExited)
-                {
-                    _process.Kill(entireProcessTree: true);
-                    await _process.WaitForExitAsync();
-                }
-            }
-            catch (InvalidOperationException)
-            {
-            }
-
-            try
-            {
-                _testOutput.WriteLine(Output);
-            }
-            catch (InvalidOperationException)
-            {
-            }
-
-            _process.Dispose();
-        }
-
         private static DateTimeOffset Time(string text) => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
-
-        private void Append(string prefix, string? line)
-        {
-            if (line is null)
-            {
-                return;
-            }
-
-            lock (_output)
-            {
-                _output.Append(prefix).AppendLine(line);
-            }
-        }
     }
 }

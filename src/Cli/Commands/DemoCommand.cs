@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Amazon.SQS;
 using Amazon.SQS.Model;
@@ -26,6 +27,23 @@ internal static class DemoCommand
         DefaultValueFactory = _ => 5000,
     };
 
+    private static readonly Option<bool> KeepRunning = new("--keep-running")
+    {
+        Description = "Fill the queue, then keep the emulator and the Event API running for another host (func start, serve, flush) until Ctrl+C, instead of flushing.",
+    };
+
+    private static readonly Option<int> SqsPort = new("--sqs-port")
+    {
+        Description = "The emulator's port with --keep-running (local.settings.sample.json uses 4566; 0: a free port).",
+        DefaultValueFactory = _ => 4566,
+    };
+
+    private static readonly Option<int> ApiPort = new("--api-port")
+    {
+        Description = "The local Event API's port with --keep-running (local.settings.sample.json uses 5080; 0: a free port).",
+        DefaultValueFactory = _ => 5080,
+    };
+
     public static Command Create()
     {
         var command = new Command("demo", """
@@ -34,15 +52,82 @@ internal static class DemoCommand
             schema, fill a queue with realistic SDK events for two projects on the US and EU endpoints,
             run one flush into the local endpoint, and print what happened. Stops what it started.
 
+            With --keep-running it fills the queue and waits instead of flushing, so another host can
+            flush it: the Azure Functions app under `func start`, `serve` or `flush`, all configured by
+            local.settings.sample.json (queue event-queue on port 4566, Event API on port 5080). It
+            prints each delivery as the local Event API accepts it, and stops on Ctrl+C.
+
             Examples:
               bulkdispatch demo
               bulkdispatch demo --visitors 20000 --json
+              bulkdispatch demo --keep-running
             """)
         {
-            Visitors, CommonOptions.Json, CommonOptions.Verbose,
+            Visitors, KeepRunning, SqsPort, ApiPort, CommonOptions.Json, CommonOptions.Verbose,
         };
-        command.SetAction((parse, cancellationToken) => RunAsync(parse.GetValue(Visitors), parse.GetValue(CommonOptions.Json), parse.GetValue(CommonOptions.Verbose), cancellationToken));
+        command.SetAction((parse, cancellationToken) => parse.GetValue(KeepRunning)
+            ? KeepRunningAsync(parse.GetValue(Visitors), parse.GetValue(SqsPort), parse.GetValue(ApiPort), cancellationToken)
+            : RunAsync(parse.GetValue(Visitors), parse.GetValue(CommonOptions.Json), parse.GetValue(CommonOptions.Verbose), cancellationToken));
         return command;
+    }
+
+    /// <summary>
+    /// The local stand-ins for another host: fills event-queue on the emulator, serves the Event API,
+    /// and reports what arrives until cancelled (Ctrl+C / SIGTERM).
+    /// </summary>
+    private static async Task<int> KeepRunningAsync(int visitors, int sqsPort, int apiPort, CancellationToken cancellationToken)
+    {
+        if (visitors is < 1 or > 1_000_000 || sqsPort is < 0 or > 65535 || apiPort is < 0 or > 65535)
+        {
+            await Console.Error.WriteLineAsync("--visitors takes 1 to 1000000 and --sqs-port / --api-port 0 to 65535, e.g. --visitors 5000 --sqs-port 4566 --api-port 5080.");
+            return ExitCodes.BadConfiguration;
+        }
+
+        await using var emulator = await SqsEmulator.StartAsync(sqsPort, cancellationToken);
+        await using var eventApi = await LocalEventApi.StartAsync(loggerFactory: null, apiPort, cancellationToken);
+        using var sqs = emulator.CreateClient();
+        var (queueUrl, dlqUrl) = await emulator.CreateQueueWithDeadLetterQueueAsync("event-queue", visibilityTimeoutSeconds: 300, ct: cancellationToken);
+        var events = DemoEvents.Generate(visitors);
+        var published = await PublishAsync(sqs, queueUrl, events, cancellationToken);
+
+        var c = CultureInfo.InvariantCulture;
+        Console.Out.WriteLine(string.Create(c, $"Published {visitors} visitors in {events.Count} SDK events ({published.Sent} sent) to {queueUrl}"));
+        Console.Out.WriteLine("Settings for the host that flushes (as in local.settings.sample.json):");
+        Console.Out.WriteLine($"  BulkDispatch__Sqs__QueueUrl={queueUrl}");
+        Console.Out.WriteLine($"  BulkDispatch__Sqs__ServiceUrl={emulator.ServiceUrl}");
+        Console.Out.WriteLine($"  BulkDispatch__Sqs__DeadLetterQueueUrl={dlqUrl}");
+        Console.Out.WriteLine($"  BulkDispatch__Optimizely__EndpointOverride={eventApi.EventsUrl}");
+        Console.Out.WriteLine("Waiting for a flush (func start, bulkdispatch serve or flush); Ctrl+C stops.");
+
+        // Ctrl+C cancels the command's token; SIGTERM (a service manager, `kill`) must stop it as cleanly.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal =>
+        {
+            signal.Cancel = true;
+            stop.Cancel();
+        });
+        int seen = 0;
+        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop.Token))
+            {
+                var accepted = eventApi.AcceptedRequests;
+                if (accepted.Count != seen)
+                {
+                    seen = accepted.Count;
+                    Console.Out.WriteLine(string.Create(c,
+                        $"Event API: {accepted.Count} requests accepted, {accepted.Sum(r => r.VisitorJson.Count)} of {visitors} visitors, {eventApi.SchemaFailures} schema failures"));
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        var queue = await StatsAsync(sqs, queueUrl, CancellationToken.None);
+        Console.Out.WriteLine(string.Create(c, $"Stopping. Queue: {queue}; Event API: {eventApi.AcceptedRequests.Sum(r => r.VisitorJson.Count)} visitors accepted."));
+        return ExitCodes.Complete;
     }
 
     private static async Task<int> RunAsync(int visitors, bool json, bool verbose, CancellationToken cancellationToken)

@@ -46,9 +46,13 @@ internal static class CliProcess
     }
 
     /// <summary>Runs the CLI to its end (killed after 90 s) and returns its exit code and output.</summary>
-    public static async Task<CliResult> RunAsync(string workingDirectory, params string[] args)
+    public static Task<CliResult> RunAsync(string workingDirectory, params string[] args) => RunAsync(StartInfo(workingDirectory, args));
+
+    /// <summary>Runs the CLI as <paramref name="start"/> describes (from <see cref="StartInfo"/>, perhaps changed) to its end.</summary>
+    public static async Task<CliResult> RunAsync(ProcessStartInfo start)
     {
-        using var process = Process.Start(StartInfo(workingDirectory, args)) ?? throw new InvalidOperationException("could not start the CLI");
+        var args = start.ArgumentList.Skip(1);
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start the CLI");
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -65,6 +69,14 @@ internal static class CliProcess
         }
 
         return new CliResult(process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>A free loopback TCP port (free when asked; good enough for a test's child process).</summary>
+    public static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>The dotnet host running these tests (or the one on PATH).</summary>
