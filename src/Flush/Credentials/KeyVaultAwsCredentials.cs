@@ -18,9 +18,6 @@ internal sealed class KeyVaultAwsCredentials(SecretClient secrets, KeyVaultOptio
     private readonly SemaphoreSlim _readLock = new(1, 1); // one vault read at a time; the others wait for its result
     private volatile Cached? _cached;
 
-    /// <summary>How many times the secrets were read from the vault (for logs and tests).</summary>
-    public int Reads { get; private set; }
-
     public override ImmutableCredentials GetCredentials() => GetCredentialsAsync().GetAwaiter().GetResult();
 
     public override async Task<ImmutableCredentials> GetCredentialsAsync()
@@ -64,7 +61,6 @@ internal sealed class KeyVaultAwsCredentials(SecretClient secrets, KeyVaultOptio
         string? token = string.IsNullOrWhiteSpace(options.SessionTokenSecret)
             ? null
             : await ReadSecretAsync(options.SessionTokenSecret, "SessionTokenSecret").ConfigureAwait(false);
-        Reads++;
         logger.LogInformation("Read the AWS access key from Key Vault {VaultUri} (secrets {AccessKeyIdSecret}, {SecretAccessKeySecret}{SessionTokenSecret}); read again in {RefreshInterval}.",
             options.VaultUri, options.AccessKeyIdSecret, options.SecretAccessKeySecret, token is null ? "" : ", " + options.SessionTokenSecret, options.RefreshInterval);
         return new ImmutableCredentials(keyId, secret, token);
