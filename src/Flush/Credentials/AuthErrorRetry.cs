@@ -14,6 +14,9 @@ internal static class AuthErrorRetry
     /// <summary>The AWS error codes that mean "these credentials are no longer good".</summary>
     internal static readonly HashSet<string> ErrorCodes = new(StringComparer.Ordinal) { "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken" };
 
+    /// <summary>The credentials' generation when an attempt started (set by <see cref="AuthRetryingProxy{T}"/>).</summary>
+    internal static readonly ResiliencePropertyKey<long> GenerationKey = new("BulkDispatch.AwsCredentialsGeneration");
+
     public static ResiliencePipeline Create(IInvalidatableCredentials credentials, ILogger logger) =>
         new ResiliencePipelineBuilder()
             .AddRetry(new RetryStrategyOptions
@@ -23,7 +26,7 @@ internal static class AuthErrorRetry
                 ShouldHandle = new PredicateBuilder().Handle<AmazonServiceException>(ex => ex.ErrorCode is { } code && ErrorCodes.Contains(code)),
                 OnRetry = args =>
                 {
-                    credentials.Invalidate();
+                    credentials.Invalidate(args.Context.Properties.GetValue(GenerationKey, 0L));
                     logger.LogWarning("AWS refused the credentials ({ErrorCode}); reading them again from {Source} and retrying once.",
                         (args.Outcome.Exception as AmazonServiceException)?.ErrorCode, credentials.Describe);
                     return default;

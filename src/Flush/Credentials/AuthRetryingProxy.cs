@@ -19,13 +19,15 @@ internal class AuthRetryingProxy<T> : DispatchProxy
 
     private T _inner = null!;
     private ResiliencePipeline _pipeline = null!;
+    private IInvalidatableCredentials _credentials = null!;
 
-    public static T Create(T inner, ResiliencePipeline pipeline)
+    public static T Create(T inner, ResiliencePipeline pipeline, IInvalidatableCredentials credentials)
     {
         var proxy = DispatchProxy.Create<T, AuthRetryingProxy<T>>();
         var self = (AuthRetryingProxy<T>)(object)proxy;
         self._inner = inner;
         self._pipeline = pipeline;
+        self._credentials = credentials;
         return proxy;
     }
 
@@ -42,13 +44,26 @@ internal class AuthRetryingProxy<T> : DispatchProxy
         return Call(targetMethod, args); // properties, Dispose, synchronous helpers: passed through
     }
 
-    private Task<TResult> RunAsync<TResult>(MethodInfo method, object?[]? args)
+    private async Task<TResult> RunAsync<TResult>(MethodInfo method, object?[]? args)
     {
         var cancellationToken = args?.OfType<CancellationToken>().LastOrDefault() ?? CancellationToken.None;
-        return _pipeline.ExecuteAsync(
-            static async (state, _) => await ((Task<TResult>)state.Self.Call(state.Method, state.Args)!).ConfigureAwait(false),
-            (Self: this, Method: method, Args: args),
-            cancellationToken).AsTask();
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        try
+        {
+            return await _pipeline.ExecuteAsync(
+                static async (context, state) =>
+                {
+                    // Which credentials this attempt is signed with, so a refusal invalidates those and not newer ones.
+                    context.Properties.Set(AuthErrorRetry.GenerationKey, state.Self._credentials.Generation);
+                    return await ((Task<TResult>)state.Self.Call(state.Method, state.Args)!).ConfigureAwait(false);
+                },
+                context,
+                (Self: this, Method: method, Args: args)).ConfigureAwait(false);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
     }
 
     private object? Call(MethodInfo method, object?[]? args)

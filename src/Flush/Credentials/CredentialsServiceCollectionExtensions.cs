@@ -34,7 +34,7 @@ internal static class CredentialsServiceCollectionExtensions
             var credentials = sp.GetRequiredService<SelectedAwsCredentials>().Credentials;
             var client = SqsClientFactory.Create(o.Region, o.ServiceUrl, credentials);
             return credentials is IInvalidatableCredentials refreshable
-                ? AuthRetryingProxy<IAmazonSQS>.Create(client, AuthErrorRetry.Create(refreshable, sp.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AuthErrorRetry).FullName!)))
+                ? AuthRetryingProxy<IAmazonSQS>.Create(client, AuthErrorRetry.Create(refreshable, sp.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AuthErrorRetry).FullName!)), refreshable)
                 : client;
         });
         return services;

@@ -17,6 +17,7 @@ internal sealed class KeyVaultAwsCredentials(SecretClient secrets, KeyVaultOptio
 {
     private readonly SemaphoreSlim _readLock = new(1, 1); // one vault read at a time; the others wait for its result
     private volatile Cached? _cached;
+    private long _lastGeneration; // written under _readLock only
 
     public override ImmutableCredentials GetCredentials() => GetCredentialsAsync().GetAwaiter().GetResult();
 
@@ -36,7 +37,7 @@ internal sealed class KeyVaultAwsCredentials(SecretClient secrets, KeyVaultOptio
             }
 
             var read = await ReadAsync().ConfigureAwait(false);
-            _cached = new Cached(read, time.GetUtcNow() + options.RefreshInterval);
+            _cached = new Cached(read, time.GetUtcNow() + options.RefreshInterval, ++_lastGeneration);
             return read;
         }
         finally
@@ -45,8 +46,17 @@ internal sealed class KeyVaultAwsCredentials(SecretClient secrets, KeyVaultOptio
         }
     }
 
-    /// <summary>Forgets the cached key, so the next request reads the vault again.</summary>
-    public void Invalidate() => _cached = null;
+    public long Generation => _cached?.Generation ?? 0;
+
+    /// <summary>Forgets the cached key (if it is still the refused one), so the next request reads the vault again.</summary>
+    public void Invalidate(long generation)
+    {
+        var cached = _cached;
+        if (cached is not null && (generation == 0 || generation == cached.Generation))
+        {
+            Interlocked.CompareExchange(ref _cached, null, cached);
+        }
+    }
 
     public void Dispose() => _readLock.Dispose();
 
@@ -101,7 +111,7 @@ internal sealed class KeyVaultAwsCredentials(SecretClient secrets, KeyVaultOptio
 
     private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
 
-    private sealed record Cached(ImmutableCredentials Credentials, DateTimeOffset ReadAgainAt);
+    private sealed record Cached(ImmutableCredentials Credentials, DateTimeOffset ReadAgainAt, long Generation);
 }
 
 /// <summary>Key Vault could not be reached or answered with a server error: transient, unlike a configuration error.</summary>

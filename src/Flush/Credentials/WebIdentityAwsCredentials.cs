@@ -23,6 +23,7 @@ internal sealed class WebIdentityAwsCredentials : RefreshingAWSCredentials, IInv
     private readonly TokenCredential _azure;
     private readonly AwsCredentialsOptions _options;
     private readonly ILogger _logger;
+    private long _generation;
 
     public WebIdentityAwsCredentials(IAmazonSecurityTokenService sts, TokenCredential azure, AwsCredentialsOptions options, ILogger<WebIdentityAwsCredentials> logger)
     {
@@ -40,7 +41,15 @@ internal sealed class WebIdentityAwsCredentials : RefreshingAWSCredentials, IInv
 
     public string Describe => $"STS AssumeRoleWithWebIdentity for {_options.RoleArn}";
 
-    public void Invalidate() => ClearCredentials();
+    public long Generation => Interlocked.Read(ref _generation);
+
+    public void Invalidate(long generation)
+    {
+        if (generation == 0 || generation == Generation)
+        {
+            ClearCredentials();
+        }
+    }
 
     protected override void Dispose(bool disposing)
     {
@@ -86,6 +95,7 @@ internal sealed class WebIdentityAwsCredentials : RefreshingAWSCredentials, IInv
                 "Check that the role's trust policy names the Entra ID issuer (https://sts.windows.net/<tenant>/) as an OIDC provider and allows its audience (BulkDispatch__Aws__WebIdentityAudience) and the app identity's object id as subject.");
         }
 
+        Interlocked.Increment(ref _generation);
         var c = response.Credentials;
         var expiration = c.Expiration ?? DateTime.UtcNow.AddMinutes(15);
         _logger.LogInformation("Assumed {RoleArn} with a web identity token (session {RoleSessionName}); the credentials expire at {Expiration:O} and are renewed {Preempt} before.",

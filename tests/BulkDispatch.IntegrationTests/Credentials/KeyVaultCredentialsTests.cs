@@ -70,6 +70,27 @@ public sealed class KeyVaultCredentialsTests(GuardedEmulatorFixture fixture) : I
     }
 
     [Fact]
+    public async Task A_late_refusal_of_the_old_key_does_not_read_the_vault_again()
+    {
+        // Like the flush's parallel receive loops after a rotation: several requests signed with the old key are refused
+        // one after another; the first makes the vault be read again, the later ones must not throw the new key away.
+        await using var setup = await KeyVaultSetup.StartAsync(GuardedEmulatorFixture.FirstKeyId);
+        var credentials = KeyVaultSetup.Credentials(setup.Services());
+        await credentials.GetCredentialsAsync();
+        long old = credentials.Generation;
+        setup.StoreKey(SecondKeyId);
+
+        credentials.Invalidate(old);
+        var fresh = await credentials.GetCredentialsAsync();
+        credentials.Invalidate(old);
+        var still = await credentials.GetCredentialsAsync();
+
+        Assert.Equal(SecondKeyId, fresh.AccessKey);
+        Assert.Same(fresh, still);
+        Assert.Equal(2, setup.Vault.Reads["aws-secret-access-key"]);
+    }
+
+    [Fact]
     public async Task The_key_is_read_again_after_the_refresh_interval()
     {
         await using var setup = await KeyVaultSetup.StartAsync(GuardedEmulatorFixture.FirstKeyId);

@@ -64,15 +64,18 @@ public sealed class WebIdentityCredentialsTests(GuardedEmulatorFixture fixture) 
         var credentials = CredentialsFromServices();
 
         var first = await credentials.GetCredentialsAsync();
-        var second = await credentials.GetCredentialsAsync(); // starts the renewal (in the background, or at once)
-        await WaitUntilAsync(() => _sts.Calls.Count >= 2);
-        var renewed = await credentials.GetCredentialsAsync();
+        var renewed = first;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (renewed.AccessKey == first.AccessKey)
+        {
+            await Task.Delay(20, timeout.Token); // the SDK renews in the background and serves the old ones meanwhile
+            renewed = await credentials.GetCredentialsAsync();
+        }
 
         Assert.Equal(LocalSts.AccessKeyId(1), first.AccessKey);
-        Assert.Contains(second.AccessKey, new[] { LocalSts.AccessKeyId(1), LocalSts.AccessKeyId(2) });
         Assert.StartsWith("ASIATEMPORARY", renewed.AccessKey, StringComparison.Ordinal);
-        Assert.NotEqual(LocalSts.AccessKeyId(1), renewed.AccessKey);
         Assert.True(credentials.Expiration > DateTime.UtcNow, "the credentials in use had expired");
+        Assert.All(_sts.Calls, c => Assert.Equal(RoleArn, c["RoleArn"]));
     }
 
     [Fact]
@@ -120,14 +123,5 @@ public sealed class WebIdentityCredentialsTests(GuardedEmulatorFixture fixture) 
         var provider = services.BuildServiceProvider();
         _providers.Add(provider);
         return provider;
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        while (!condition())
-        {
-            await Task.Delay(20, timeout.Token);
-        }
     }
 }
