@@ -24,7 +24,8 @@ internal static class CredentialsServiceCollectionExtensions
 
         // TryAdd: tests (and hosts with their own Azure identity) supply these; production gets managed identity / az login.
         services.TryAddSingleton<TokenCredential>(_ => new DefaultAzureCredential());
-        services.TryAddSingleton(_ => new SecretClientOptions());
+        // A vault read sits in front of an SQS request: keep it well inside a flush run (the Azure SDK's default is 100 s a try).
+        services.TryAddSingleton(_ => new SecretClientOptions { Retry = { MaxRetries = 2, NetworkTimeout = TimeSpan.FromSeconds(15) } });
 
         // Null for Default: the AWS SDK's own chain, built by the SDK itself.
         services.TryAddSingleton(sp => new SelectedAwsCredentials(Create(sp)));
