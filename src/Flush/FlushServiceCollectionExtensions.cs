@@ -1,6 +1,7 @@
 using Amazon.SQS;
 using BulkDispatch.Core.Sqs;
 using BulkDispatch.Flush.Configuration;
+using BulkDispatch.Flush.Credentials;
 using BulkDispatch.Flush.Delivery;
 using BulkDispatch.Flush.Engine;
 using BulkDispatch.Flush.Reporting;
@@ -43,12 +44,11 @@ public static class FlushServiceCollectionExtensions
             sp.GetRequiredService<IOptions<SqsOptions>>(),
             sp.GetRequiredService<IOptions<FlushOptions>>(),
             sp.GetRequiredService<IOptions<OptimizelyOptions>>(),
-            sp.GetRequiredService<IOptions<LegacyOptions>>()));
-        services.TryAddSingleton<IAmazonSQS>(sp =>
-        {
-            var o = sp.GetRequiredService<IOptions<SqsOptions>>().Value;
-            return SqsClientFactory.Create(o.Region, o.ServiceUrl);
-        });
+            sp.GetRequiredService<IOptions<LegacyOptions>>(),
+            sp.GetRequiredService<IOptions<AwsCredentialsOptions>>(),
+            sp.GetRequiredService<IOptions<KeyVaultOptions>>(),
+            Environment.GetEnvironmentVariable));
+        services.AddBulkDispatchAwsCredentials(configuration);
         services.TryAddSingleton<OptimizelyClient>();
 
         services.AddHttpClient(OptimizelyClient.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)

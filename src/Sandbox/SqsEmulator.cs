@@ -64,12 +64,16 @@ internal sealed class SqsEmulator : IAsyncDisposable
     /// returns once it answers its health check.
     /// </summary>
     /// <param name="port">The port to listen on; 0 picks a free one.</param>
+    /// <param name="requiredAccessKeyId">
+    /// When set, only requests signed with this access key id are served; others get InvalidClientTokenId
+    /// (fauxqs itself accepts any key; see tools/sqs-emulator/access-key-guard.mjs).
+    /// </param>
     /// <param name="cancellationToken">Cancels the start; the child process is stopped.</param>
     /// <exception cref="InvalidOperationException">
     /// Node is not installed, the emulator folder cannot be found, <c>npm ci</c> fails, or fauxqs
     /// does not start within 60 seconds.
     /// </exception>
-    public static async Task<SqsEmulator> StartAsync(int port = 0, CancellationToken cancellationToken = default)
+    public static async Task<SqsEmulator> StartAsync(int port = 0, string? requiredAccessKeyId = null, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(port);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(port, IPEndPoint.MaxPort);
@@ -93,6 +97,10 @@ internal sealed class SqsEmulator : IAsyncDisposable
         };
         startInfo.ArgumentList.Add("start.mjs");
         startInfo.Environment["FAUXQS_PORT"] = port.ToString(CultureInfo.InvariantCulture);
+        if (requiredAccessKeyId is not null)
+        {
+            startInfo.Environment["FAUXQS_REQUIRED_ACCESS_KEY_ID"] = requiredAccessKeyId;
+        }
 
         var stderr = new BoundedLog();
         var portSource = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -142,7 +150,7 @@ internal sealed class SqsEmulator : IAsyncDisposable
                 throw new TimeoutException($"fauxqs did not print its port within {StartupTimeout.TotalSeconds:0} s.");
             }
 
-            emulator = new SqsEmulator(process, stderr, actualPort);
+            emulator = new SqsEmulator(process, stderr, actualPort) { AccessKeyId = requiredAccessKeyId ?? "test" };
             await emulator.WaitUntilHealthyAsync(timeout.Token, cancellationToken);
             return emulator;
         }
@@ -171,7 +179,26 @@ internal sealed class SqsEmulator : IAsyncDisposable
             AuthenticationRegion = Region,
             Timeout = TimeSpan.FromSeconds(25),
         };
-        return new AmazonSQSClient(new BasicAWSCredentials("test", "test"), config);
+        return new AmazonSQSClient(new CurrentKeyCredentials(this), config);
+    }
+
+    /// <summary>The access key id <see cref="CreateClient"/> signs with: the one the emulator requires, when it requires one.</summary>
+    public string AccessKeyId { get; private set; } = "test";
+
+    /// <summary>Makes an emulator started with a required access key id require <paramref name="accessKeyId"/> instead (a key rotation).</summary>
+    public async Task RequireAccessKeyAsync(string accessKeyId, CancellationToken ct = default)
+    {
+        using var http = new HttpClient();
+        using var content = new StringContent(accessKeyId);
+        using var response = await http.PostAsync(new Uri(ServiceUrl, "/_guard/access-key"), content, ct);
+        response.EnsureSuccessStatusCode();
+        AccessKeyId = accessKeyId;
+    }
+
+    /// <summary>Signs with the emulator's current <see cref="AccessKeyId"/>, so clients made before a rotation keep working.</summary>
+    private sealed class CurrentKeyCredentials(SqsEmulator emulator) : AWSCredentials
+    {
+        public override ImmutableCredentials GetCredentials() => new(emulator.AccessKeyId, "test", null);
     }
 
     /// <summary>Creates a standard queue and returns its URL.</summary>

@@ -1,4 +1,5 @@
 using Amazon;
+using Amazon.Runtime;
 using Amazon.SQS;
 
 namespace BulkDispatch.Core.Sqs;
@@ -7,7 +8,10 @@ namespace BulkDispatch.Core.Sqs;
 internal static class SqsClientFactory
 {
     /// <summary>A client for <paramref name="region"/>, or for <paramref name="serviceUrl"/> when set, with the AWS SDK's default credential chain.</summary>
-    public static AmazonSQSClient Create(string region, string? serviceUrl)
+    public static AmazonSQSClient Create(string region, string? serviceUrl) => Create(region, serviceUrl, null);
+
+    /// <summary>As <see cref="Create(string, string?)"/>, signing with <paramref name="credentials"/> (null: the default chain).</summary>
+    public static AmazonSQSClient Create(string region, string? serviceUrl, AWSCredentials? credentials)
     {
         var config = new AmazonSQSConfig();
         if (!string.IsNullOrWhiteSpace(serviceUrl))
@@ -20,6 +24,6 @@ internal static class SqsClientFactory
             config.RegionEndpoint = RegionEndpoint.GetBySystemName(region);
         }
 
-        return new AmazonSQSClient(config);
+        return credentials is null ? new AmazonSQSClient(config) : new AmazonSQSClient(credentials, config);
     }
 }

@@ -1,4 +1,5 @@
 using BulkDispatch.Core.Sqs;
+using BulkDispatch.Flush.Credentials;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
@@ -14,7 +15,10 @@ internal sealed partial class SettingsValidation(
     IOptions<SqsOptions> sqs,
     IOptions<FlushOptions> flush,
     IOptions<OptimizelyOptions> optimizely,
-    IOptions<LegacyOptions> legacy)
+    IOptions<LegacyOptions> legacy,
+    IOptions<AwsCredentialsOptions> aws,
+    IOptions<KeyVaultOptions> keyVault,
+    Func<string, string?> environment)
 {
     private const string KeyVaultReferencePrefix = "@Microsoft.KeyVault(";
 
@@ -35,6 +39,9 @@ internal sealed partial class SettingsValidation(
         Collect(errors, FlushOptions.Section, () => flush.Value, Validate);
         Collect(errors, OptimizelyOptions.Section, () => optimizely.Value, Validate);
         Collect(errors, LegacyOptions.Section, () => legacy.Value, _ => []);
+        var vault = new KeyVaultOptions();
+        Collect(errors, KeyVaultOptions.Section, () => keyVault.Value, o => { vault = o; return []; });
+        Collect(errors, AwsCredentialsOptions.Section, () => aws.Value, o => CredentialsValidation.Validate(o, vault, environment));
         if (errors.Count > 0)
         {
             throw new BulkDispatchConfigurationException(errors);
@@ -97,6 +104,8 @@ internal sealed partial class SettingsValidation(
         "MaxBufferedBytes" => "Example: 67108864.",
         "MaxMessagesPerRun" => "Example: 100000.",
         "MaxRetries" => "Example: 4.",
+        "RefreshInterval" => "Example: 00:15:00.",
+        "SessionDuration" => "Example: 01:00:00.",
         _ => "Example: 8.",
     };
 
