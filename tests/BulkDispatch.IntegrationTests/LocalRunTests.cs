@@ -44,6 +44,28 @@ public sealed partial class LocalRunTests(ITestOutputHelper output)
         Assert.Contains("Stopping. Queue: 0 visible, 0 in flight", demo.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Without_AWS_keys_anywhere_the_flush_names_the_credentials_setting_and_exits_2()
+    {
+        using var dir = new TempDirectory();
+        string sample = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "local.settings.sample.json"));
+        string settings = dir.Write("local.settings.json", sample
+            .Replace("\"AWS_ACCESS_KEY_ID\": \"test\"", "\"AWS_ACCESS_KEY_ID\": \"\"", StringComparison.Ordinal)
+            .Replace("\"AWS_SECRET_ACCESS_KEY\": \"test\"", "\"AWS_SECRET_ACCESS_KEY\": \"\"", StringComparison.Ordinal));
+        var flush = CliProcess.StartInfo(dir.Path, "flush", "--settings", settings);
+        flush.Environment.Remove("AWS_ACCESS_KEY_ID");
+        flush.Environment.Remove("AWS_SECRET_ACCESS_KEY");
+        flush.Environment["AWS_SHARED_CREDENTIALS_FILE"] = Path.Combine(dir.Path, "no-credentials");
+        flush.Environment["AWS_CONFIG_FILE"] = Path.Combine(dir.Path, "no-config");
+
+        var result = await CliProcess.RunAsync(flush);
+
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.Contains("BulkDispatch__Aws__Credentials", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("AWS_ACCESS_KEY_ID", result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", result.Stderr, StringComparison.Ordinal); // a message, not a stack trace
+    }
+
     [GeneratedRegex("Waiting for a flush")]
     private static partial Regex WaitingLine();
 }

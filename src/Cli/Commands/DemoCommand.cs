@@ -83,7 +83,7 @@ internal static class DemoCommand
             return ExitCodes.BadConfiguration;
         }
 
-        await using var emulator = await SqsEmulator.StartAsync(sqsPort, cancellationToken);
+        await using var emulator = await SqsEmulator.StartAsync(sqsPort, cancellationToken: cancellationToken);
         await using var eventApi = await LocalEventApi.StartAsync(loggerFactory: null, apiPort, cancellationToken);
         using var sqs = emulator.CreateClient();
         var (queueUrl, dlqUrl) = await emulator.CreateQueueWithDeadLetterQueueAsync("event-queue", visibilityTimeoutSeconds: 300, ct: cancellationToken);

@@ -42,6 +42,14 @@ internal static class QueueAccess
             string which = string.IsNullOrWhiteSpace(options.QueueUrl) ? $"BulkDispatch__Sqs__QueueName ('{options.QueueName}' in {options.Region})" : $"BulkDispatch__Sqs__QueueUrl ('{options.QueueUrl}')";
             throw new BulkDispatchConfigurationException($"{which}: the queue does not exist. Check the name, the region and the account.");
         }
+        catch (Amazon.Runtime.AmazonClientException ex) when (ex.Message.StartsWith("Failed to resolve AWS credentials", StringComparison.Ordinal))
+        {
+            // The SDK's default chain found nothing; its own message lists every provider it tried.
+            throw new BulkDispatchConfigurationException(
+                "BulkDispatch__Aws__Credentials (Default): the AWS SDK found no credentials. Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+                + "(app settings, local.settings.json Values, or the environment), AWS_PROFILE, or a role; or set BulkDispatch__Aws__Credentials "
+                + "to KeyVault or WebIdentity (see docs/credentials.md).", ex);
+        }
         catch (AmazonSQSException ex) when (IsFatal(ex))
         {
             throw new BulkDispatchConfigurationException($"SQS refused access to the queue ({ex.ErrorCode}): {ex.Message} Check the AWS credentials (BulkDispatch__Aws__Credentials) and that they allow sqs:ReceiveMessage, sqs:DeleteMessage, sqs:ChangeMessageVisibility, sqs:GetQueueAttributes and sqs:SendMessage on the dead-letter queue.");
