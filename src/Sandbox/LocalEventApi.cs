@@ -155,6 +155,28 @@ internal sealed class LocalEventApi : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Removes and returns the requests whose outcome is known (answered, or given up), keeping those still
+    /// being handled, so a long run can read them as it goes instead of holding every body to the end.
+    /// </summary>
+    public IReadOnlyList<EventApiRequest> TakeAnswered()
+    {
+        lock (_gate)
+        {
+            var answered = new List<EventApiRequest>();
+            var pending = new List<EventApiRequest>();
+            foreach (var request in _requests)
+            {
+                // Status is read once per request, so each lands in exactly one list.
+                (request.Status != 0 ? answered : pending).Add(request);
+            }
+
+            _requests.Clear();
+            _requests.AddRange(pending);
+            return answered;
+        }
+    }
+
     /// <summary>Forgets recorded requests, the schema failure count and queued faults; restarts the sequence.</summary>
     public void Reset()
     {

@@ -31,15 +31,20 @@ internal sealed class SqsEmulator : IAsyncDisposable
     private static readonly TimeSpan NpmCiTimeout = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan StopGracePeriod = TimeSpan.FromSeconds(5);
 
+    // Writing a snapshot of a long queue takes longer than a plain stop.
+    private static readonly TimeSpan SnapshotStopGracePeriod = TimeSpan.FromSeconds(60);
+
     private readonly Process _process;
     private readonly BoundedLog _stderr;
+    private readonly string? _stateFile;
     private readonly SemaphoreSlim _stopLock = new(1, 1);
     private bool _stopped;
 
-    private SqsEmulator(Process process, BoundedLog stderr, int port)
+    private SqsEmulator(Process process, BoundedLog stderr, int port, string? stateFile)
     {
         _process = process;
         _stderr = stderr;
+        _stateFile = stateFile;
         Port = port;
         ServiceUrl = new Uri(string.Create(CultureInfo.InvariantCulture, $"http://localhost:{port}"));
         AppDomain.CurrentDomain.ProcessExit += OnHostProcessExit;
@@ -73,7 +78,24 @@ internal sealed class SqsEmulator : IAsyncDisposable
     /// Node is not installed, the emulator folder cannot be found, <c>npm ci</c> fails, or fauxqs
     /// does not start within 60 seconds.
     /// </exception>
-    public static async Task<SqsEmulator> StartAsync(int port = 0, string? requiredAccessKeyId = null, CancellationToken cancellationToken = default)
+    public static Task<SqsEmulator> StartAsync(int port = 0, string? requiredAccessKeyId = null, CancellationToken cancellationToken = default) =>
+        StartAsync(port, stateFile: null, requiredAccessKeyId, cancellationToken);
+
+    /// <summary>
+    /// Starts fauxqs as <see cref="StartAsync(int, string?, CancellationToken)"/> does, keeping its state in
+    /// <paramref name="stateFile"/>: queues and messages found there are restored, and a graceful stop
+    /// (<see cref="StopAsync"/>) writes them there again.
+    /// </summary>
+    /// <remarks>
+    /// fauxqs itself has no persistence; this is a snapshot taken on a graceful stop (see
+    /// tools/sqs-emulator/state.mjs), not durability: a killed emulator loses what changed since.
+    /// In-flight messages come back visible and receive counts start afresh.
+    /// </remarks>
+    /// <param name="port">The port to listen on; 0 picks a free one. Pass the same port again so queue URLs stay valid.</param>
+    /// <param name="stateFile">The snapshot file; <see langword="null"/> keeps nothing.</param>
+    /// <param name="requiredAccessKeyId">When set, requests signed with another access key id are refused (see tools/sqs-emulator/access-key-guard.mjs).</param>
+    /// <param name="cancellationToken">Cancels the start; the child process is stopped.</param>
+    public static async Task<SqsEmulator> StartAsync(int port, string? stateFile, string? requiredAccessKeyId = null, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(port);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(port, IPEndPoint.MaxPort);
@@ -100,6 +122,11 @@ internal sealed class SqsEmulator : IAsyncDisposable
         if (requiredAccessKeyId is not null)
         {
             startInfo.Environment["FAUXQS_REQUIRED_ACCESS_KEY_ID"] = requiredAccessKeyId;
+        }
+
+        if (stateFile is not null)
+        {
+            startInfo.Environment["FAUXQS_STATE_FILE"] = Path.GetFullPath(stateFile);
         }
 
         var stderr = new BoundedLog();
@@ -150,7 +177,7 @@ internal sealed class SqsEmulator : IAsyncDisposable
                 throw new TimeoutException($"fauxqs did not print its port within {StartupTimeout.TotalSeconds:0} s.");
             }
 
-            emulator = new SqsEmulator(process, stderr, actualPort) { AccessKeyId = requiredAccessKeyId ?? "test" };
+            emulator = new SqsEmulator(process, stderr, actualPort, stateFile) { AccessKeyId = requiredAccessKeyId ?? "test" };
             await emulator.WaitUntilHealthyAsync(timeout.Token, cancellationToken);
             return emulator;
         }
@@ -275,12 +302,33 @@ internal sealed class SqsEmulator : IAsyncDisposable
 
             _stopped = true;
             AppDomain.CurrentDomain.ProcessExit -= OnHostProcessExit;
-            await StopProcessAsync(_process);
+            await StopProcessAsync(_process, _stateFile is null ? StopGracePeriod : SnapshotStopGracePeriod);
         }
         finally
         {
             _stopLock.Release();
         }
+    }
+
+    /// <summary>
+    /// Stops this emulator gracefully (writing its state file) and starts a new one on the same port
+    /// from that file, so queue URLs stay valid and queued messages survive. Only for an emulator
+    /// started with a state file.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    /// <returns>The new emulator; this one is disposed.</returns>
+    /// <exception cref="InvalidOperationException">No state file, or the snapshot was not written.</exception>
+    public async Task<SqsEmulator> RestartAsync(CancellationToken cancellationToken = default)
+    {
+        var stateFile = _stateFile ?? throw new InvalidOperationException("Only an emulator started with a state file can be restarted without losing its queues.");
+        File.Delete(stateFile); // read at start already; a stop that writes no snapshot must not pass for one that did
+        await DisposeAsync();
+        if (!File.Exists(stateFile))
+        {
+            throw new InvalidOperationException($"fauxqs stopped without writing its state to {stateFile}.{_stderr.Describe()}");
+        }
+
+        return await StartAsync(Port, stateFile, cancellationToken: cancellationToken);
     }
 
     /// <inheritdoc />
@@ -350,7 +398,7 @@ internal sealed class SqsEmulator : IAsyncDisposable
         }
     }
 
-    private static async Task StopProcessAsync(Process process)
+    private static async Task StopProcessAsync(Process process, TimeSpan? gracePeriod = null)
     {
         if (HasExited(process))
         {
@@ -374,7 +422,7 @@ internal sealed class SqsEmulator : IAsyncDisposable
             _ = SysKill(process.Id, SigTerm);
         }
 
-        using var grace = new CancellationTokenSource(StopGracePeriod);
+        using var grace = new CancellationTokenSource(gracePeriod ?? StopGracePeriod);
         try
         {
             await process.WaitForExitAsync(grace.Token);

@@ -439,9 +439,11 @@ internal sealed partial class FlushRun : IDisposable
                 AssembleEvent(message, e, packer, closed, now);
             }
         }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
+        catch
         {
-            message.MarkFailed(); // before the guard is released below, so the message is never deleted
+            // Any exception, out of memory too: the finally below releases the guard, and a message whose
+            // events were not all packed must not be deleted (the fault soak lost events this way).
+            message.MarkFailed();
             throw;
         }
         finally
