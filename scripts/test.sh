@@ -14,7 +14,7 @@ echo "== Installing the SQS emulator (fauxqs, pinned by tools/sqs-emulator/packa
 echo "== Restoring"
 kept=()
 skipped=()
-for project in src/*/*.csproj tests/*/*.csproj; do
+for project in src/*/*.csproj bench/*/*.csproj tests/*/*.csproj; do
   if output=$(dotnet restore "$project" 2>&1); then
     kept+=("$project")
   elif grep -qE 'error NU110[1-3]' <<<"$output"; then
