@@ -328,7 +328,7 @@ internal sealed class SqsEmulator : IAsyncDisposable
             throw new InvalidOperationException($"fauxqs stopped without writing its state to {stateFile}.{_stderr.Describe()}");
         }
 
-        return await StartAsync(Port, stateFile, cancellationToken: cancellationToken);
+        return await StartAsync(Port, stateFile: stateFile, cancellationToken: cancellationToken);
     }
 
     /// <inheritdoc />
