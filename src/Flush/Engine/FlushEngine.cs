@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Amazon.Runtime;
 using Amazon.SQS;
 using BulkDispatch.Core.Sqs;
 using BulkDispatch.Flush.Configuration;
@@ -86,7 +87,21 @@ public sealed class FlushEngine
         activity?.SetTag("bulkdispatch.run_id", runId);
 
         var flush = _flushOptions.Value;
-        var queue = await QueueAccess.DescribeAsync(_sqs.Value, _sqsOptions.Value, cancellationToken);
+        QueueInfo queue;
+        try
+        {
+            queue = await QueueAccess.DescribeAsync(_sqs.Value, _sqsOptions.Value, cancellationToken);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException or AmazonServiceException
+            || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            // SQS unreachable or failing before anything was received: transient like any other failure.
+            // Nothing was taken from the queue, so nothing is lost; the next run tries again.
+            _metrics.TransientFailures.Add(1);
+            _logger.LogWarning("Flush {RunId} INCOMPLETE: SQS could not be reached before anything was received ({Failure}); the next run will try again", runId, ex.Message);
+            return FlushReport.NotStarted(runId, started, _time.GetElapsedTime(startTimestamp), $"SQS could not be reached: {ex.Message}");
+        }
+
         var maxDuration = runOptions.MaxDuration is { } shorter && shorter < flush.MaxDuration ? shorter : flush.MaxDuration;
         if (maxDuration + flush.SendGrace > TimeSpan.FromSeconds(queue.VisibilityTimeoutSeconds))
         {

@@ -85,6 +85,28 @@ public sealed record FlushReport
     /// <summary>Dry run only: the requests that would have been sent.</summary>
     public IReadOnlyList<PlannedRequest> PlannedRequests { get; init; } = [];
 
+    /// <summary>A run that stopped on a transient failure before it received anything.</summary>
+    internal static FlushReport NotStarted(string runId, DateTimeOffset startedAt, TimeSpan duration, string failure) => new()
+    {
+        RunId = runId,
+        StartedAt = startedAt,
+        Duration = duration,
+        Complete = false,
+        StopReason = FlushStopReason.TransientFailure,
+        DryRun = false,
+        MessagesReceived = 0,
+        MessagesDeleted = 0,
+        EventsReceived = 0,
+        EventsDelivered = 0,
+        VisitorsDelivered = 0,
+        RequestsSent = 0,
+        RequestsAccepted = 0,
+        BytesSent = 0,
+        DeadLettered = new SortedDictionary<string, long>(StringComparer.Ordinal),
+        TransientFailures = 1,
+        LastFailure = failure,
+    };
+
     /// <summary>A few lines for people.</summary>
     public string ToText()
     {
