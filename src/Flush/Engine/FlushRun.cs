@@ -481,6 +481,7 @@ internal sealed partial class FlushRun : IDisposable
             Interlocked.Increment(ref _eventsDelivered); // nothing in it to deliver
         }
 
+        string group = packer.GroupKey(e.Url, parts);
         foreach (var visitor in parts.Visitors)
         {
             var tag = new VisitorTag(message, tracker);
@@ -493,7 +494,7 @@ internal sealed partial class FlushRun : IDisposable
                 continue;
             }
 
-            packer.Add(e.Url, parts, new PackedVisitor<VisitorTag>(visitor, tag), now, closed);
+            packer.Add(group, e.Url, parts, new PackedVisitor<VisitorTag>(visitor, tag), now, closed);
         }
     }
 
