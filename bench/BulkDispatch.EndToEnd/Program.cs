@@ -88,6 +88,7 @@ try
     Say(string.Create(c, $"reference design measured on {baseline.Events} events in {baselineClock.Elapsed.TotalSeconds:0.0} s (sends {baseline.PublishSeconds:0.0} s = {baseline.Events / baseline.PublishSeconds:N0} events/s, {baseline.Ticks} ticks back to back {baseline.FlushSeconds:0.0} s); load {LoadAverage()}"));
 
     var results = new List<(Figures Product, Figures Baseline)>();
+    (long ProductLost, long ProductEvents, long BaselineLost, long BaselineEvents) outageResult = default;
     foreach (long size in sizes)
     {
         bool trace = traced is not null && size == sizes.Max();
@@ -100,6 +101,8 @@ try
 
     if (drainEvents > 0)
     {
+        var drainFlush = new List<(double Seconds, double Cpu, long Peak)>();
+        var drainCompare = new List<(double Seconds, double Cpu, long Peak)>();
         Say(string.Create(c, $"flush alone: {drainEvents:N0} events published first, then `bulkdispatch flush` drains them ({drainRounds} round(s){(compareFlushes is null ? "" : ", alternating with --compare-cli")})"));
         for (int round = 1; round <= drainRounds; round++)
         {
@@ -111,16 +114,29 @@ try
                 }
 
                 var drain = await scenarios.DrainAsync(drainEvents, runner, ct);
-                Say(string.Create(c, $"  round {round} {name}: {drain.Seconds:0.00} s, {drainEvents / drain.Seconds:N0} events/s, peak working set {drain.PeakWorkingSetBytes / 1048576.0:0} MiB, {drain.Processes} process(es); load {LoadAverage()}"));
+                (name == "flush" ? drainFlush : drainCompare).Add((drain.Seconds, drain.CpuSeconds, drain.PeakWorkingSetBytes));
+                Say(string.Create(c, $"  round {round} {name}: {drain.Seconds:0.00} s, {drainEvents / drain.Seconds:N0} events/s, CPU {drain.CpuSeconds:0.00} s ({1e6 * drain.CpuSeconds / drainEvents:0} µs per event), peak working set {drain.PeakWorkingSetBytes / 1048576.0:0} MiB, {drain.Processes} process(es); load {LoadAverage()}"));
             }
+        }
+
+        if (drainCompare.Count > 0)
+        {
+            static double Median(IEnumerable<double> v) => v.Order().ElementAt(v.Count() / 2);
+            double ws = Median(drainFlush.Select(d => d.Seconds)), wc = Median(drainCompare.Select(d => d.Seconds));
+            double cs = Median(drainFlush.Select(d => d.Cpu)), cc = Median(drainCompare.Select(d => d.Cpu));
+            double ps = Median(drainFlush.Select(d => (double)d.Peak)), pc = Median(drainCompare.Select(d => (double)d.Peak));
+            Say(string.Create(c, $"  medians, --cli / --compare-cli: wall {ws:0.00} / {wc:0.00} s (ratio {ws / wc:0.00}), CPU {cs:0.00} / {cc:0.00} s (ratio {cs / cc:0.00}), peak working set {ps / 1048576:0} / {pc / 1048576:0} MiB (ratio {ps / pc:0.00})"));
         }
     }
 
-    Say(string.Create(c, $"outage scenario: {outageEvents} events, the endpoint answers 503 for 3 one-minute ticks (product: 3 flush runs during the outage, then runs until delivered)"));
-    var outage = await scenarios.OutageAsync(outageEvents, 3, ct);
-    Say(string.Create(c, $"  events lost: BulkDispatch {outage.ProductLost} of {outage.ProductEvents}; reference design {outage.BaselineLost} of {outage.BaselineEvents} (deleted before the failed posts)"));
+    if (outageEvents > 0)
+    {
+        Say(string.Create(c, $"outage scenario: {outageEvents} events, the endpoint answers 503 for 3 one-minute ticks (product: 3 flush runs during the outage, then runs until delivered)"));
+        outageResult = await scenarios.OutageAsync(outageEvents, 3, ct);
+        Say(string.Create(c, $"  events lost: BulkDispatch {outageResult.ProductLost} of {outageResult.ProductEvents}; reference design {outageResult.BaselineLost} of {outageResult.BaselineEvents} (deleted before the failed posts)"));
+    }
 
-    Report.PrintSummary(Say, results, ceiling, outage);
+    Report.PrintSummary(Say, results, ceiling, outageResult);
     if (tracedFlushes is not null)
     {
         Say("traces: " + string.Join(" ", tracedFlushes.Traces));

@@ -18,6 +18,7 @@ internal static class Report
         Row(say, "publish events/s (into SQS)", p.Events / p.PublishSeconds, b.Events / b.PublishSeconds, "N0", "");
         Row(say, "flush events/s (events / flush processes' wall time)", p.Events / p.FlushSeconds, b.Events / b.FlushSeconds, "N0", string.Create(C, $"  ({p.FlushProcesses} flush processes, {p.FlushSeconds:0.0} s)"));
         say(string.Create(C, $"  {"peak working set of the flush process, MiB",-52} {p.PeakWorkingSetBytes / 1048576.0,16:0}"));
+        say(string.Create(C, $"  {"flush CPU (user+sys), s; µs per event",-52} {p.FlushCpuSeconds,16:0.0} {1e6 * p.FlushCpuSeconds / p.Events,16:0}"));
         say(string.Create(C, $"  {"consumer ticks (minutes in production)",-52} {"-",16} {b.Ticks,16:N0}"));
         foreach (var op in new[] { "SendMessageBatch", "SendMessage", "ReceiveMessage", "DeleteMessageBatch", "DeleteMessage" })
         {

@@ -21,6 +21,7 @@ internal sealed class Figures
     public double PublishSeconds { get; set; }
     public double EndToEndSeconds { get; set; }
     public double FlushSeconds { get; set; }
+    public double FlushCpuSeconds { get; set; }
     public long PeakWorkingSetBytes { get; set; }
     public int FlushProcesses { get; set; }
     public Dictionary<string, (long Requests, long Units)> Sqs { get; } = new(StringComparer.Ordinal);
@@ -144,7 +145,7 @@ internal sealed class Scenarios(SqsEmulator emulator, LocalEventApi api, Workloa
     /// The flush alone: <paramref name="events"/> events are published first (no flush running), then
     /// flush processes of <paramref name="runner"/> drain the queue. Returns the flush's own events/s and peak.
     /// </summary>
-    public async Task<(double Seconds, long PeakWorkingSetBytes, int Processes)> DrainAsync(long events, FlushProcesses runner, CancellationToken ct)
+    public async Task<(double Seconds, double CpuSeconds, long PeakWorkingSetBytes, int Processes)> DrainAsync(long events, FlushProcesses runner, CancellationToken ct)
     {
         var (queue, _) = await emulator.CreateQueueWithDeadLetterQueueAsync(NewName("d"), visibilityTimeoutSeconds: 120, ct: ct);
         api.Reset();
@@ -160,13 +161,14 @@ internal sealed class Scenarios(SqsEmulator emulator, LocalEventApi api, Workloa
         }
 
         long expected = workload.TotalUuids(events);
-        double seconds = 0;
+        double seconds = 0, cpu = 0;
         long peak = 0;
         int processes = 0;
         while (api.Counts.DistinctUuids < expected && processes < 5)
         {
             var run = await runner.RunAsync(FlushSettings(queue, null), ct);
             seconds += run.Seconds;
+            cpu += run.CpuSeconds;
             peak = Math.Max(peak, run.PeakWorkingSetBytes);
             processes++;
         }
@@ -176,7 +178,7 @@ internal sealed class Scenarios(SqsEmulator emulator, LocalEventApi api, Workloa
             throw new InvalidOperationException(string.Create(C, $"The drain delivered {api.Counts.DistinctUuids} of {expected} uuids."));
         }
 
-        return (seconds, peak, processes);
+        return (seconds, cpu, peak, processes);
     }
 
     private async Task FlushUntilDeliveredAsync(Figures figures, IReadOnlyDictionary<string, string> settings, Task published, CancellationToken ct)
@@ -187,6 +189,7 @@ internal sealed class Scenarios(SqsEmulator emulator, LocalEventApi api, Workloa
             var run = await flushes.RunAsync(settings, ct);
             figures.FlushProcesses++;
             figures.FlushSeconds += run.Seconds;
+            figures.FlushCpuSeconds += run.CpuSeconds;
             figures.PeakWorkingSetBytes = Math.Max(figures.PeakWorkingSetBytes, run.PeakWorkingSetBytes);
             foreach (var (op, c) in run.SqsRequests)
             {

@@ -55,11 +55,12 @@ internal static class FlushCommand
             var engine = services.GetRequiredService<FlushEngine>();
             // Settings first: making the SQS client reads them, and bad ones must exit 2 naming each one.
             services.GetRequiredService<SettingsValidation>().ThrowIfInvalid();
-            var sqsRequests = SqsRequestCounter.Attach(services.GetRequiredService<IAmazonSQS>());
+            // Only --json prints the counts; counting looks at every message body, so it is off otherwise.
+            var sqsRequests = json ? SqsRequestCounter.Attach(services.GetRequiredService<IAmazonSQS>()) : null;
             var progress = new ProgressLine();
             var report = await engine.RunAsync(new FlushRunOptions { DryRun = parse.GetValue(DryRun), Progress = progress.Show }, cancellationToken);
             progress.Done();
-            Console.Out.Write(json ? ToJson(report, sqsRequests) + Environment.NewLine : report.ToText());
+            Console.Out.Write(sqsRequests is not null ? ToJson(report, sqsRequests) + Environment.NewLine : report.ToText());
             return report.Complete ? ExitCodes.Complete : ExitCodes.Incomplete;
         }
         catch (Exception ex) when (ex is BulkDispatchConfigurationException or SettingsFileException)
