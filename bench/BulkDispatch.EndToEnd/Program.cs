@@ -145,6 +145,11 @@ try
     Say(string.Create(c, $"total wall time {total.Elapsed.TotalSeconds:0} s; load average {LoadAverage()}"));
     return 0;
 }
+catch (OperationCanceledException) when (ct.IsCancellationRequested)
+{
+    Say("Interrupted: the flush processes, the Event API and the emulator are stopped.");
+    return 130;
+}
 finally
 {
     flushes.KillAll();
