@@ -72,6 +72,15 @@ internal sealed class EventApiRequest
         internal set => Volatile.Write(ref _status, value);
     }
 
+    /// <summary>How many visitors the body holds (also when the request is not retained).</summary>
+    public int VisitorCount { get; init; }
+
+    /// <summary>The body's length in bytes (also when <see cref="Body"/> is not retained).</summary>
+    public int BodyLength { get; init; }
+
+    /// <summary>The event uuids of the body, only when the API runs without retaining requests.</summary>
+    internal IReadOnlyList<Guid>? Uuids { get; init; }
+
     /// <summary>Whether the request was answered with a 2xx status.</summary>
     public bool Accepted => Status is >= 200 and < 300;
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Amazon.SQS;
 using BulkDispatch.Flush.Configuration;
 using BulkDispatch.Flush.Engine;
 using BulkDispatch.Flush.Reporting;
@@ -52,10 +53,14 @@ internal static class FlushCommand
             var configuration = Settings.Build(parse.GetValue(CommonOptions.SettingsFile), parse.GetValue(CommonOptions.Set) ?? []);
             await using var services = CommonOptions.BuildServices(configuration, parse.GetValue(CommonOptions.Verbose));
             var engine = services.GetRequiredService<FlushEngine>();
+            // Settings first: making the SQS client reads them, and bad ones must exit 2 naming each one.
+            services.GetRequiredService<SettingsValidation>().ThrowIfInvalid();
+            // Only --json prints the counts; counting looks at every message body, so it is off otherwise.
+            var sqsRequests = json ? SqsRequestCounter.Attach(services.GetRequiredService<IAmazonSQS>()) : null;
             var progress = new ProgressLine();
             var report = await engine.RunAsync(new FlushRunOptions { DryRun = parse.GetValue(DryRun), Progress = progress.Show }, cancellationToken);
             progress.Done();
-            Console.Out.Write(json ? JsonSerializer.Serialize(report, ReportJson) + Environment.NewLine : report.ToText());
+            Console.Out.Write(sqsRequests is not null ? ToJson(report, sqsRequests) + Environment.NewLine : report.ToText());
             return report.Complete ? ExitCodes.Complete : ExitCodes.Incomplete;
         }
         catch (Exception ex) when (ex is BulkDispatchConfigurationException or SettingsFileException)
@@ -68,4 +73,12 @@ internal static class FlushCommand
 
     /// <summary>The report as the JSON <c>--json</c> prints.</summary>
     internal static string ToJson(FlushReport report) => JsonSerializer.Serialize(report, ReportJson);
+
+    /// <summary>The report plus <c>sqsRequests</c>: this process's SQS requests and billed units by operation.</summary>
+    private static string ToJson(FlushReport report, SqsRequestCounter sqsRequests)
+    {
+        var node = JsonSerializer.SerializeToNode(report, ReportJson)!.AsObject();
+        node["sqsRequests"] = JsonSerializer.SerializeToNode(sqsRequests.Snapshot(), ReportJson);
+        return node.ToJsonString(ReportJson);
+    }
 }

@@ -14,8 +14,13 @@ internal sealed class EventBatchParts
     {
         HeaderProperties = headerProperties;
         Visitors = visitors;
-        HeaderBytes = headerProperties.Sum(p => p.Length);
-        HeaderKey = BuildHeaderKey(headerProperties);
+        int bytes = 0;
+        for (int i = 0; i < headerProperties.Count; i++)
+        {
+            bytes += headerProperties[i].Length;
+        }
+
+        HeaderBytes = bytes;
     }
 
     /// <summary>The raw <c>"name":value</c> text of each top-level property other than visitors, in body order.</summary>
@@ -28,7 +33,10 @@ internal sealed class EventBatchParts
     public int HeaderBytes { get; }
 
     /// <summary>Equal for two bodies exactly when their header properties are equal (in any order).</summary>
-    public string HeaderKey { get; }
+    /// <remarks>Built on first use: the flush groups by a key it interns instead (RequestPacker.GroupKey).</remarks>
+    public string HeaderKey => _headerKey ??= BuildHeaderKey(HeaderProperties);
+
+    private string? _headerKey;
 
     /// <summary>Splits an EventBatch body; false with a reason when it is not an object with a visitors array.</summary>
     public static bool TryRead(ReadOnlyMemory<byte> body, out EventBatchParts? parts, out string? error)

@@ -17,38 +17,62 @@ internal static class EventBatchWriter
 
     public static byte[] Write(IReadOnlyList<ReadOnlyMemory<byte>> header, IReadOnlyList<ReadOnlyMemory<byte>> visitors)
     {
-        int size = EmptyBodyBytes(header.Sum(h => h.Length), header.Count);
+        int headerBytes = 0;
+        for (int i = 0; i < header.Count; i++)
+        {
+            headerBytes += header[i].Length;
+        }
+
+        int size = EmptyBodyBytes(headerBytes, header.Count);
         for (int i = 0; i < visitors.Count; i++)
         {
             size += VisitorCost(visitors[i].Length, i);
         }
 
         var body = new byte[size];
-        var span = body.AsSpan();
+        int at = WriteStart(header, body);
+        for (int i = 0; i < visitors.Count; i++)
+        {
+            at = WriteVisitor(body, at, visitors[i].Span, i);
+        }
+
+        at = WriteEnd(body, at);
+        return at == size ? body : throw new InvalidOperationException("Merged body size was miscounted.");
+    }
+
+    /// <summary>Writes <c>{header,...,"visitors":[</c>; returns the bytes written.</summary>
+    public static int WriteStart(IReadOnlyList<ReadOnlyMemory<byte>> header, Span<byte> span)
+    {
         int at = 0;
         span[at++] = (byte)'{';
-        foreach (var property in header)
+        for (int i = 0; i < header.Count; i++)
         {
-            property.Span.CopyTo(span[at..]);
-            at += property.Length;
+            header[i].Span.CopyTo(span[at..]);
+            at += header[i].Length;
             span[at++] = (byte)',';
         }
 
         VisitorsOpen.CopyTo(span[at..]);
-        at += VisitorsOpen.Length;
-        for (int i = 0; i < visitors.Count; i++)
-        {
-            if (i > 0)
-            {
-                span[at++] = (byte)',';
-            }
+        return at + VisitorsOpen.Length;
+    }
 
-            visitors[i].Span.CopyTo(span[at..]);
-            at += visitors[i].Length;
+    /// <summary>Writes the visitor number <paramref name="index"/> (with its comma) at <paramref name="at"/>; returns the new end.</summary>
+    public static int WriteVisitor(Span<byte> span, int at, ReadOnlySpan<byte> visitor, int index)
+    {
+        if (index > 0)
+        {
+            span[at++] = (byte)',';
         }
 
+        visitor.CopyTo(span[at..]);
+        return at + visitor.Length;
+    }
+
+    /// <summary>Writes <c>]}</c> at <paramref name="at"/>; returns the new end.</summary>
+    public static int WriteEnd(Span<byte> span, int at)
+    {
         span[at++] = (byte)']';
         span[at++] = (byte)'}';
-        return at == size ? body : throw new InvalidOperationException("Merged body size was miscounted.");
+        return at;
     }
 }

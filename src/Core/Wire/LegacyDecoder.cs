@@ -9,7 +9,7 @@ namespace BulkDispatch.Core.Wire;
 /// </summary>
 internal static class LegacyDecoder
 {
-    public static DecodeResult Decode(byte[] utf8, LegacyHeader header)
+    public static DecodeResult Decode(ReadOnlySpan<byte> utf8, LegacyHeader header)
     {
         using var buffer = new MemoryStream(utf8.Length + 256);
         using (var writer = new Utf8JsonWriter(buffer, WireFormat.WriterOptions))
@@ -28,7 +28,7 @@ internal static class LegacyDecoder
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 // The property name token with its quotes, still escaped exactly as written.
-                var visitorId = utf8.AsSpan((int)reader.TokenStartIndex, reader.ValueSpan.Length + 2);
+                var visitorId = utf8.Slice((int)reader.TokenStartIndex, reader.ValueSpan.Length + 2);
                 reader.Read(); // StartArray
                 reader.Read(); // attributes
                 var attributes = RawValue(ref reader, utf8);
@@ -56,10 +56,10 @@ internal static class LegacyDecoder
         return DecodeResult.Ok([new DecodedEvent(header.Url, "POST", headers, body, null)], isLegacy: true);
     }
 
-    private static ReadOnlySpan<byte> RawValue(ref Utf8JsonReader reader, byte[] utf8)
+    private static ReadOnlySpan<byte> RawValue(ref Utf8JsonReader reader, ReadOnlySpan<byte> utf8)
     {
         int start = (int)reader.TokenStartIndex;
         reader.Skip();
-        return utf8.AsSpan(start, (int)reader.BytesConsumed - start);
+        return utf8.Slice(start, (int)reader.BytesConsumed - start);
     }
 }

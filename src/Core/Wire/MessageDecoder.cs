@@ -18,7 +18,15 @@ internal static class MessageDecoder
     public static DecodeResult Decode(string messageBody, LegacyHeader? legacy, string legacyMissingSettings = "")
     {
         Compat.NotNull(messageBody, nameof(messageBody));
-        byte[] utf8 = Encoding.UTF8.GetBytes(messageBody);
+        return Decode(Encoding.UTF8.GetBytes(messageBody), legacy, legacyMissingSettings);
+    }
+
+    /// <summary>
+    /// Decodes a message already in UTF-8. The events' bodies are slices of <paramref name="utf8"/>, so
+    /// the caller keeps it unchanged while any of them is in use (the flush rents it per message).
+    /// </summary>
+    public static DecodeResult Decode(ReadOnlyMemory<byte> utf8, LegacyHeader? legacy, string legacyMissingSettings = "")
+    {
         try
         {
             return DecodeUtf8(utf8, legacy, legacyMissingSettings);
@@ -34,9 +42,9 @@ internal static class MessageDecoder
         }
     }
 
-    private static DecodeResult DecodeUtf8(byte[] utf8, LegacyHeader? legacy, string legacyMissingSettings)
+    private static DecodeResult DecodeUtf8(ReadOnlyMemory<byte> utf8, LegacyHeader? legacy, string legacyMissingSettings)
     {
-        var reader = new Utf8JsonReader(utf8, ReaderOptions);
+        var reader = new Utf8JsonReader(utf8.Span, ReaderOptions);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
         {
             return DecodeResult.Fail(DeadLetterReason.Undecodable, "Message is not a JSON object.");
@@ -46,6 +54,7 @@ internal static class MessageDecoder
         JsonTokenType versionToken = JsonTokenType.None;
         string? versionText = null;
         (int Start, int End)? events = null;
+        DecodeResult? eventsRead = null;
         bool allPairs = true;
         int properties = 0;
 
@@ -76,6 +85,19 @@ internal static class MessageDecoder
                 versionText = Compat.Utf8String(reader.ValueSpan);
                 allPairs &= IsLegacyPair(ref reader);
             }
+            else if (format is { Length: > 0 } && reader.ValueTextEquals("events"u8))
+            {
+                // A format marker came first (the writer puts it there): not legacy, so the events are
+                // read in this same pass instead of being skipped here and parsed again below.
+                reader.Read();
+                eventsRead = reader.TokenType == JsonTokenType.StartArray ? ReadEvents(ref reader, utf8) : null;
+                if (eventsRead is null)
+                {
+                    reader.Skip();
+                }
+
+                events = eventsRead is null ? (0, -1) : (0, 1);
+            }
             else if (reader.ValueTextEquals("events"u8))
             {
                 reader.Read();
@@ -83,6 +105,12 @@ internal static class MessageDecoder
                 bool isArray = reader.TokenType == JsonTokenType.StartArray;
                 allPairs &= IsLegacyPair(ref reader);
                 events = isArray ? (start, (int)reader.BytesConsumed) : (start, -1);
+            }
+            else if (!allPairs)
+            {
+                // Already known not to be legacy: no need to check the shape of the value.
+                reader.Read();
+                reader.Skip();
             }
             else
             {
@@ -117,7 +145,7 @@ internal static class MessageDecoder
                 return DecodeResult.Fail(DeadLetterReason.Undecodable, "Version-1 message has no 'events' array.");
             }
 
-            return ReadEvents(utf8, range.Start, range.End);
+            return eventsRead ?? ReadEvents(utf8, range.Start, range.End);
         }
 
         if (properties > 0 && allPairs)
@@ -130,7 +158,7 @@ internal static class MessageDecoder
                     isLegacy: true);
             }
 
-            return LegacyDecoder.Decode(utf8, legacy);
+            return LegacyDecoder.Decode(utf8.Span, legacy);
         }
 
         return DecodeResult.Fail(
@@ -165,17 +193,30 @@ internal static class MessageDecoder
         return shapeOk && elements == 2;
     }
 
-    private static DecodeResult ReadEvents(byte[] utf8, int start, int end)
+    private static DecodeResult ReadEvents(ReadOnlyMemory<byte> utf8, int start, int end)
     {
-        var memory = new ReadOnlyMemory<byte>(utf8, start, end - start);
+        var memory = utf8.Slice(start, end - start);
         var reader = new Utf8JsonReader(memory.Span, ReaderOptions);
         reader.Read(); // StartArray
+        return ReadEvents(ref reader, memory);
+    }
+
+    /// <summary>
+    /// Reads the events array the reader is on (its StartArray) to its end, so the caller's reader can go
+    /// on after it whatever the outcome; <paramref name="memory"/> is the text the reader reads.
+    /// </summary>
+    private static DecodeResult ReadEvents(ref Utf8JsonReader reader, ReadOnlyMemory<byte> memory)
+    {
+        int arrayDepth = reader.CurrentDepth;
         var events = new List<DecodedEvent>();
+        DecodeResult? failure = null;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
-            if (reader.TokenType != JsonTokenType.StartObject)
+            if (failure is not null || reader.TokenType != JsonTokenType.StartObject)
             {
-                return DecodeResult.Fail(DeadLetterReason.Undecodable, $"Event {events.Count} is not a JSON object.");
+                failure ??= DecodeResult.Fail(DeadLetterReason.Undecodable, $"Event {events.Count} is not a JSON object.");
+                reader.Skip();
+                continue;
             }
 
             string? url = null;
@@ -242,18 +283,25 @@ internal static class MessageDecoder
             int index = events.Count;
             if (string.IsNullOrEmpty(url))
             {
-                return DecodeResult.Fail(DeadLetterReason.Undecodable, $"Event {index} has no 'url'.");
+                failure = DecodeResult.Fail(DeadLetterReason.Undecodable, $"Event {index} has no 'url'.");
             }
-
-            if (body is not { Length: > 0 } bodyBytes)
+            else if (body is not { Length: > 0 } bodyBytes)
             {
-                return DecodeResult.Fail(DeadLetterReason.Undecodable, $"Event {index} has no 'body' object (nor 'bodyText').");
+                failure = DecodeResult.Fail(DeadLetterReason.Undecodable, $"Event {index} has no 'body' object (nor 'bodyText').");
             }
-
-            events.Add(new DecodedEvent(url!, verb ?? "POST", headers ?? new Dictionary<string, string>(), bodyBytes, enqueuedAt));
+            else
+            {
+                events.Add(new DecodedEvent(url!, verb ?? "POST", headers ?? new Dictionary<string, string>(), bodyBytes, enqueuedAt));
+            }
         }
 
-        return DecodeResult.Ok(events);
+        // The caller's reader must stand on this array's end (a malformed one throws, as Skip did).
+        if (reader.TokenType != JsonTokenType.EndArray || reader.CurrentDepth != arrayDepth)
+        {
+            throw new JsonException("The events array does not end.");
+        }
+
+        return failure ?? DecodeResult.Ok(events);
     }
 
     private static Dictionary<string, string> ReadHeaders(ref Utf8JsonReader reader)

@@ -34,12 +34,16 @@ internal sealed class OptimizelyClient(IHttpClientFactory httpClientFactory, IOp
     private const int MaxDetailLength = 500;
     private static readonly MediaTypeHeaderValue Json = new("application/json");
 
-    public async Task<DeliveryResult> PostAsync(string eventUrl, byte[] body, CancellationToken cancellationToken)
+    public Task<DeliveryResult> PostAsync(string eventUrl, byte[] body, CancellationToken cancellationToken) =>
+        PostAsync(eventUrl, new ArraySegment<byte>(body), cancellationToken);
+
+    /// <summary>Posts <paramref name="body"/>; the caller may reuse its array once the returned task has completed.</summary>
+    public async Task<DeliveryResult> PostAsync(string eventUrl, ArraySegment<byte> body, CancellationToken cancellationToken)
     {
         var o = options.Value;
         var destination = string.IsNullOrWhiteSpace(o.EndpointOverride) ? eventUrl : o.EndpointOverride;
         using var request = new HttpRequestMessage(HttpMethod.Post, destination);
-        request.Content = new ByteArrayContent(body);
+        request.Content = new ByteArrayContent(body.Array!, body.Offset, body.Count);
         request.Content.Headers.ContentType = Json;
         if (o.Strict)
         {

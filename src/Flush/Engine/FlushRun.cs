@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
@@ -424,7 +425,8 @@ internal sealed partial class FlushRun : IDisposable
     {
         try
         {
-            var decoded = MessageDecoder.Decode(message.Message.Body ?? "", _legacy, _legacyMissing);
+            // Decoded from a pooled copy (messages are up to 1 MiB: a large-object-heap array each otherwise).
+            var decoded = MessageDecoder.Decode(message.RentUtf8(), _legacy, _legacyMissing);
             if (!decoded.Succeeded)
             {
                 message.AddPending(1);
@@ -483,6 +485,7 @@ internal sealed partial class FlushRun : IDisposable
             Interlocked.Increment(ref _eventsDelivered); // nothing in it to deliver
         }
 
+        string group = packer.GroupKey(e.Url, parts);
         foreach (var visitor in parts.Visitors)
         {
             var tag = new VisitorTag(message, tracker);
@@ -495,7 +498,7 @@ internal sealed partial class FlushRun : IDisposable
                 continue;
             }
 
-            packer.Add(e.Url, parts, new PackedVisitor<VisitorTag>(visitor, tag), now, closed);
+            packer.Add(group, e.Url, parts, new PackedVisitor<VisitorTag>(visitor, tag), now, closed);
         }
     }
 
@@ -530,7 +533,21 @@ internal sealed partial class FlushRun : IDisposable
             return;
         }
 
-        var body = request.BuildBody();
+        // A pooled buffer: a request body is up to MaxRequestBytes (3 MB), a large-object-heap array each time otherwise.
+        byte[] rented = ArrayPool<byte>.Shared.Rent(request.Bytes);
+        try
+        {
+            await SendBodyAsync(request, new ArraySegment<byte>(rented, 0, request.Bytes));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    private async Task SendBodyAsync(PackedRequest<VisitorTag> request, ArraySegment<byte> body)
+    {
+        request.WriteBody(body);
         if (_dryRun)
         {
             _planned.Enqueue(Plan(request, body));
@@ -539,8 +556,8 @@ internal sealed partial class FlushRun : IDisposable
         }
 
         Interlocked.Increment(ref _requestsSent);
-        Interlocked.Add(ref _bytesSent, body.Length);
-        _metrics.BytesSent.Add(body.Length);
+        Interlocked.Add(ref _bytesSent, body.Count);
+        _metrics.BytesSent.Add(body.Count);
         var result = await _client.PostAsync(request.Url, body, _hardStop.Token);
         _metrics.Requests.Add(1, new KeyValuePair<string, object?>("outcome", result.Status.ToString()));
         switch (result.Status)
@@ -587,7 +604,7 @@ internal sealed partial class FlushRun : IDisposable
         }
     }
 
-    private static PlannedRequest Plan(PackedRequest<VisitorTag> request, byte[] body)
+    private static PlannedRequest Plan(PackedRequest<VisitorTag> request, ArraySegment<byte> body)
     {
         string account = "";
         bool valid;
@@ -602,7 +619,7 @@ internal sealed partial class FlushRun : IDisposable
             valid = false;
         }
 
-        return new PlannedRequest(request.Url, account, request.Visitors.Count, body.Length, valid);
+        return new PlannedRequest(request.Url, account, request.Visitors.Count, body.Count, valid);
     }
 
     /// <summary>The request will not be sent in this run: its messages stay in the queue.</summary>
@@ -661,6 +678,7 @@ internal sealed partial class FlushRun : IDisposable
         if (_inFlight.TryRemove(message.Message.MessageId, out _))
         {
             _budget.Return(message.Bytes);
+            message.ReturnUtf8();
         }
     }
 

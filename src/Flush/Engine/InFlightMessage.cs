@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Text;
 using Amazon.SQS.Model;
 using BulkDispatch.Core.Wire;
 
@@ -12,6 +14,7 @@ internal sealed class InFlightMessage(Message message, int bytes, long leaseUnti
     // Starts at 1: the assembler holds a reference until it has handed out every visitor.
     private int _pending = 1;
     private int _failed;
+    private byte[]? _utf8;
 
     public Message Message { get; } = message;
 
@@ -21,6 +24,28 @@ internal sealed class InFlightMessage(Message message, int bytes, long leaseUnti
     public long LeaseUntil { get; set; } = leaseUntil;
 
     public bool Failed => Volatile.Read(ref _failed) != 0;
+
+    /// <summary>
+    /// The message's UTF-8 text in a pooled buffer; its events' bodies and visitors are slices of it, so
+    /// it goes back to the pool only when the message is forgotten (every visitor resolved).
+    /// </summary>
+    public ReadOnlyMemory<byte> RentUtf8()
+    {
+        string body = Message.Body ?? "";
+        var buffer = ArrayPool<byte>.Shared.Rent(Bytes);
+        Volatile.Write(ref _utf8, buffer);
+        int length = Encoding.UTF8.GetBytes(body, buffer);
+        return new ReadOnlyMemory<byte>(buffer, 0, length);
+    }
+
+    /// <summary>Gives the buffer of <see cref="RentUtf8"/> back; nothing may read the message's events after this.</summary>
+    public void ReturnUtf8()
+    {
+        if (Interlocked.Exchange(ref _utf8, null) is { } buffer)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
 
     public void AddPending(int count) => Interlocked.Add(ref _pending, count);
 

@@ -45,7 +45,28 @@ internal sealed class PackedRequest<TTag>
         _visitors.Add(visitor);
     }
 
-    public byte[] BuildBody() => EventBatchWriter.Write(Header, _visitors.ConvertAll(v => v.Json));
+    public byte[] BuildBody()
+    {
+        var body = new byte[Bytes];
+        WriteBody(body);
+        return body;
+    }
+
+    /// <summary>Writes the body (exactly <see cref="Bytes"/> bytes) into <paramref name="destination"/>, e.g. a pooled buffer.</summary>
+    public void WriteBody(Span<byte> destination)
+    {
+        int at = EventBatchWriter.WriteStart(Header, destination);
+        for (int i = 0; i < _visitors.Count; i++)
+        {
+            at = EventBatchWriter.WriteVisitor(destination, at, _visitors[i].Json.Span, i);
+        }
+
+        at = EventBatchWriter.WriteEnd(destination, at);
+        if (at != Bytes)
+        {
+            throw new InvalidOperationException("Merged body size was miscounted.");
+        }
+    }
 
     /// <summary>Two requests with the first and second half of the visitors (to find a rejected one).</summary>
     public (PackedRequest<TTag> First, PackedRequest<TTag> Second) Split()

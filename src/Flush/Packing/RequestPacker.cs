@@ -1,3 +1,4 @@
+using System.Text;
 using BulkDispatch.Core.Events;
 
 namespace BulkDispatch.Flush.Packing;
@@ -10,7 +11,10 @@ namespace BulkDispatch.Flush.Packing;
 internal sealed class RequestPacker<TTag>
 {
     private readonly int _maxRequestBytes;
+    private const int MaxInternedKeys = 10_000;
     private readonly Dictionary<string, PackedRequest<TTag>> _open = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _keys = new(StringComparer.Ordinal);
+    private char[] _keyBuffer = new char[512];
 
     public RequestPacker(int maxRequestBytes)
     {
@@ -31,9 +35,12 @@ internal sealed class RequestPacker<TTag>
     /// Adds a visitor to its group's open request; a request that cannot take it is closed and
     /// appended to <paramref name="closed"/> first. The caller checks <see cref="Fits"/> beforehand.
     /// </summary>
-    public void Add(string url, EventBatchParts header, PackedVisitor<TTag> visitor, long now, List<PackedRequest<TTag>> closed)
+    public void Add(string url, EventBatchParts header, PackedVisitor<TTag> visitor, long now, List<PackedRequest<TTag>> closed) =>
+        Add(GroupKey(url, header), url, header, visitor, now, closed);
+
+    /// <summary>As above, with the event's <see cref="GroupKey"/> worked out once for all its visitors.</summary>
+    public void Add(string key, string url, EventBatchParts header, PackedVisitor<TTag> visitor, long now, List<PackedRequest<TTag>> closed)
     {
-        string key = string.Concat(url, "\n", header.HeaderKey);
         if (_open.TryGetValue(key, out var request) && request.Bytes + request.CostOf(visitor.Json.Length) > _maxRequestBytes)
         {
             Close(key, request, closed);
@@ -55,6 +62,71 @@ internal sealed class RequestPacker<TTag>
         int before = request.Bytes;
         request.Add(visitor);
         OpenBytes += request.Bytes - before;
+    }
+
+    /// <summary>
+    /// The group of an event: equal exactly when the URL and the set of header properties (raw text, any
+    /// order) are equal. Built in a reused buffer and interned, so an event of a known group allocates
+    /// nothing (a new string per event, and per visitor, was a large share of the flush's allocations).
+    /// </summary>
+    public string GroupKey(string url, EventBatchParts header)
+    {
+        var properties = header.HeaderProperties;
+        int count = properties.Count;
+        Span<int> order = count <= 64 ? stackalloc int[count] : new int[count];
+        int length = url.Length + 12;
+        for (int i = 0; i < count; i++)
+        {
+            order[i] = i;
+            length += Encoding.UTF8.GetCharCount(properties[i].Span) + 1;
+        }
+
+        // Canonical order: insertion sort by raw bytes (a handful of properties).
+        for (int i = 1; i < count; i++)
+        {
+            int current = order[i];
+            int j = i - 1;
+            while (j >= 0 && properties[order[j]].Span.SequenceCompareTo(properties[current].Span) > 0)
+            {
+                order[j + 1] = order[j];
+                j--;
+            }
+
+            order[j + 1] = current;
+        }
+
+        if (_keyBuffer.Length < length)
+        {
+            _keyBuffer = new char[Math.Max(length, _keyBuffer.Length * 2)];
+        }
+
+        // The URL's length first, so no URL text can be mistaken for a header; \u0001 cannot occur raw in JSON.
+        var key = _keyBuffer.AsSpan();
+        url.Length.TryFormat(key, out int at, provider: System.Globalization.CultureInfo.InvariantCulture);
+        key[at++] = ':';
+        url.AsSpan().CopyTo(key[at..]);
+        at += url.Length;
+        foreach (int i in order)
+        {
+            key[at++] = '\u0001';
+            at += Encoding.UTF8.GetChars(properties[i].Span, key[at..]);
+        }
+
+        var written = key[..at];
+        var lookup = _keys.GetAlternateLookup<ReadOnlySpan<char>>();
+        if (lookup.TryGetValue(written, out var interned))
+        {
+            return interned;
+        }
+
+        if (_keys.Count >= MaxInternedKeys)
+        {
+            _keys.Clear(); // only saves allocations; equal keys stay equal as strings
+        }
+
+        interned = new string(written);
+        _keys.Add(interned);
+        return interned;
     }
 
     /// <summary>Closes every open request opened at or before <paramref name="openedBefore"/>.</summary>
