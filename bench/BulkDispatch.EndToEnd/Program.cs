@@ -38,7 +38,27 @@ for (int i = 0; i < args.Length; i++)
         case "--cli": cliOverride = Path.GetFullPath(args[++i]); break;
         case "--compare-cli": compareCli = Path.GetFullPath(args[++i]); break;
         case "--trace": traceDirectory = Path.GetFullPath(args[++i]); Directory.CreateDirectory(traceDirectory); break;
-        default: Console.Error.WriteLine($"Unknown argument {args[i]}"); return 2;
+        case "--help" or "-h":
+            Console.WriteLine("""
+                End-to-end benchmark: producer -> fauxqs -> `bulkdispatch flush` processes -> loopback Event API, beside the
+                reference design (one SendMessage per event with a new client; 5 x 10 receives, delete before post, one
+                post per one-minute tick), with the emulator's own ceiling measured in the same run. Figures and method:
+                docs/benchmarks.md ("End to end").
+
+                Usage: dotnet run -c Release --project bench/BulkDispatch.EndToEnd -- [options]
+                       dotnet run -c Release --project bench/BulkDispatch.EndToEnd -- analyze FILE.nettrace [...]
+
+                  --sizes N,N,...        events per size (default 10000,100000,1000000)
+                  --baseline-sample N    events the reference design really runs; larger sizes are extrapolated (10000)
+                  --outage-events N      events of the endpoint-outage side scenario (2000)
+                  --drain-events N       events of the flush-alone drain (100000)
+                  --drain-rounds N       drain rounds (1; alternating with --compare-cli when given)
+                  --cli PATH             the bulkdispatch.dll to run (default: src/Cli's Release build)
+                  --compare-cli PATH     another build (e.g. before a change) for a before/after ratio under the same load
+                  --trace DIR            dotnet-trace every flush process of the largest size into DIR
+                """);
+            return 0;
+        default: Console.Error.WriteLine($"Unknown argument {args[i]}; --help lists the options."); return 2;
     }
 }
 

@@ -47,6 +47,20 @@ internal sealed class ByteBudget(long limit)
         room?.TrySetResult();
     }
 
+    /// <summary>
+    /// Takes room for up to <paramref name="maxUnits"/> units of <paramref name="unitBytes"/> (at least one, so a
+    /// budget smaller than one unit still makes progress) and returns how many it took.
+    /// </summary>
+    public int Reserve(long unitBytes, int maxUnits)
+    {
+        lock (_gate)
+        {
+            int units = (int)Math.Clamp((limit - _used) / Math.Max(unitBytes, 1), 1, maxUnits);
+            _used += units * unitBytes;
+            return units;
+        }
+    }
+
     public Task WaitForRoomAsync(CancellationToken cancellationToken)
     {
         lock (_gate)

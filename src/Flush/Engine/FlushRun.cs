@@ -229,13 +229,19 @@ internal sealed partial class FlushRun : IDisposable
                 return;
             }
 
-            int want = 10;
+            // Reserve memory for the worst case (every message at the queue's MaximumMessageSize) before asking,
+            // so parallel receives cannot bring in more than MaxBufferedBytes between them; what the messages
+            // really weigh replaces the reservation once they are here.
+            int units = _budget.Reserve(_queue.MaxMessageBytes, 10);
+            long reserved = (long)units * _queue.MaxMessageBytes;
+            int want = units;
             if (_options.MaxMessagesPerRun > 0)
             {
                 // Reserve before asking, so parallel loops never ask for more than the limit between them.
-                want = TakeReceiveSlots();
+                want = TakeReceiveSlots(units);
                 if (want == 0)
                 {
+                    _budget.Return(reserved);
                     if (Interlocked.Read(ref _messagesReceived) >= _options.MaxMessagesPerRun)
                     {
                         _messageLimitReached = true;
@@ -270,11 +276,13 @@ internal sealed partial class FlushRun : IDisposable
                 catch (OperationCanceledException) when (stop.IsCancellationRequested)
                 {
                     GiveBackReceiveSlots(want);
+                    _budget.Return(reserved);
                     return;
                 }
                 catch (Exception ex) when (ex is OperationCanceledException or AmazonServiceException or HttpRequestException or IOException)
                 {
                     GiveBackReceiveSlots(want);
+                    _budget.Return(reserved);
                     if (ex is AmazonSQSException sqsError && QueueAccess.IsFatal(sqsError))
                     {
                         FailTransiently($"SQS refused the receive ({sqsError.ErrorCode}): {sqsError.Message}");
@@ -297,6 +305,7 @@ internal sealed partial class FlushRun : IDisposable
             GiveBackReceiveSlots(want - (messages?.Count ?? 0));
             if (messages is null || messages.Count == 0)
             {
+                _budget.Return(reserved);
                 // Long polling asks every SQS server, so an empty answer means this loop has drained the queue.
                 Interlocked.Increment(ref _emptyLoops);
                 return;
@@ -321,16 +330,18 @@ internal sealed partial class FlushRun : IDisposable
 
                 await _received.Writer.WriteAsync(inFlight, CancellationToken.None);
             }
+
+            _budget.Return(reserved); // the messages now hold their real size instead
         }
     }
 
-    /// <summary>Reserves up to 10 of the messages <c>MaxMessagesPerRun</c> still allows (received or being asked for); 0 when none is left.</summary>
-    private int TakeReceiveSlots()
+    /// <summary>Reserves up to <paramref name="most"/> of the messages <c>MaxMessagesPerRun</c> still allows (received or being asked for); 0 when none is left.</summary>
+    private int TakeReceiveSlots(int most)
     {
         while (true)
         {
             long taken = Interlocked.Read(ref _receiveSlots);
-            int want = (int)Math.Clamp(_options.MaxMessagesPerRun - taken, 0, 10);
+            int want = (int)Math.Clamp(_options.MaxMessagesPerRun - taken, 0, most);
             if (want == 0 || Interlocked.CompareExchange(ref _receiveSlots, taken + want, taken) == taken)
             {
                 return want;
@@ -426,11 +437,12 @@ internal sealed partial class FlushRun : IDisposable
         try
         {
             // Decoded from a pooled copy (messages are up to 1 MiB: a large-object-heap array each otherwise).
-            var decoded = MessageDecoder.Decode(message.RentUtf8(), _legacy, _legacyMissing);
+            var utf8 = message.RentUtf8();
+            var decoded = MessageDecoder.Decode(utf8, _legacy, _legacyMissing);
             if (!decoded.Succeeded)
             {
                 message.AddPending(1);
-                DeadLetterMessage(message.Message.Body ?? "", decoded.FailureReason!, decoded.FailureDetail!, message, null);
+                DeadLetterMessage(Encoding.UTF8.GetString(utf8.Span), decoded.FailureReason!, decoded.FailureDetail!, message, null);
                 return;
             }
 

@@ -27,7 +27,8 @@ internal sealed class InFlightMessage(Message message, int bytes, long leaseUnti
 
     /// <summary>
     /// The message's UTF-8 text in a pooled buffer; its events' bodies and visitors are slices of it, so
-    /// it goes back to the pool only when the message is forgotten (every visitor resolved).
+    /// it goes back to the pool only when the message is forgotten (every visitor resolved). Call once:
+    /// it drops the SDK's UTF-16 copy of the body (twice the bytes, held until the message is deleted otherwise).
     /// </summary>
     public ReadOnlyMemory<byte> RentUtf8()
     {
@@ -35,6 +36,7 @@ internal sealed class InFlightMessage(Message message, int bytes, long leaseUnti
         var buffer = ArrayPool<byte>.Shared.Rent(Bytes);
         Volatile.Write(ref _utf8, buffer);
         int length = Encoding.UTF8.GetBytes(body, buffer);
+        Message.Body = null; // only the receipt handle and id are needed from here on
         return new ReadOnlyMemory<byte>(buffer, 0, length);
     }
 

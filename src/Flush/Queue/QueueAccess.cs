@@ -7,7 +7,15 @@ using BulkDispatch.Flush.Configuration;
 namespace BulkDispatch.Flush.Queue;
 
 /// <summary>What the flush needs to know about its queue before the first receive.</summary>
-internal sealed record QueueInfo(string QueueUrl, string? DeadLetterQueueUrl, int VisibilityTimeoutSeconds);
+/// <param name="QueueUrl">The queue.</param>
+/// <param name="DeadLetterQueueUrl">Where permanent failures go, if anywhere.</param>
+/// <param name="VisibilityTimeoutSeconds">The queue's default visibility timeout.</param>
+/// <param name="MaxMessageBytes">The queue's MaximumMessageSize: the most one received message can weigh.</param>
+internal sealed record QueueInfo(string QueueUrl, string? DeadLetterQueueUrl, int VisibilityTimeoutSeconds, int MaxMessageBytes = QueueInfo.SqsMaxMessageBytes)
+{
+    /// <summary>SQS's largest message (1 MiB), assumed when the queue does not say.</summary>
+    public const int SqsMaxMessageBytes = 1024 * 1024;
+}
 
 /// <summary>
 /// Resolves the queue and its dead-letter queue from the settings and the queue's own attributes,
@@ -26,7 +34,7 @@ internal static class QueueAccess
             }
 
             var attributes = await sqs.GetQueueAttributesAsync(
-                new GetQueueAttributesRequest { QueueUrl = queueUrl, AttributeNames = ["VisibilityTimeout", "RedrivePolicy"] },
+                new GetQueueAttributesRequest { QueueUrl = queueUrl, AttributeNames = ["VisibilityTimeout", "RedrivePolicy", "MaximumMessageSize"] },
                 cancellationToken);
             int visibility = attributes.VisibilityTimeout > 0 ? attributes.VisibilityTimeout : 30;
             string? dlq = string.IsNullOrWhiteSpace(options.DeadLetterQueueUrl) ? null : options.DeadLetterQueueUrl;
@@ -35,7 +43,8 @@ internal static class QueueAccess
                 dlq = await DeadLetterQueueUrlAsync(sqs, redrive, cancellationToken);
             }
 
-            return new QueueInfo(queueUrl, dlq, visibility);
+            int maxMessage = attributes.MaximumMessageSize is > 0 and var size ? size : QueueInfo.SqsMaxMessageBytes;
+            return new QueueInfo(queueUrl, dlq, visibility, maxMessage);
         }
         catch (QueueDoesNotExistException)
         {
