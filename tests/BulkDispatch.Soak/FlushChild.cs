@@ -1,3 +1,4 @@
+using BulkDispatch.Tests.Shared;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -70,30 +71,7 @@ internal sealed class FlushChild : IDisposable
     /// <summary>Starts <c>bulkdispatch flush --settings FILE --json</c> with only the settings given: none from the machine.</summary>
     public static FlushChild Start(string workingDirectory, string settingsFile, long gcHeapLimitBytes)
     {
-        var start = new ProcessStartInfo(DotnetHost())
-        {
-            WorkingDirectory = workingDirectory, // no appsettings.json there
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            StandardOutputEncoding = Encoding.UTF8,
-            StandardErrorEncoding = Encoding.UTF8,
-            CreateNoWindow = true,
-        };
-        foreach (var arg in new[] { CliDll(), "flush", "--settings", settingsFile, "--json" })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("BulkDispatch", StringComparison.OrdinalIgnoreCase) || k.StartsWith("AWS_", StringComparison.OrdinalIgnoreCase)).ToList())
-        {
-            start.Environment.Remove(key);
-        }
-
-        start.Environment["AWS_ACCESS_KEY_ID"] = "test";
-        start.Environment["AWS_SECRET_ACCESS_KEY"] = "test";
-        start.Environment["AWS_EC2_METADATA_DISABLED"] = "true";
+        var start = CliChildProcess.StartInfo(workingDirectory, ["flush", "--settings", settingsFile, "--json"]);
         if (gcHeapLimitBytes > 0)
         {
             start.Environment["DOTNET_GCHeapHardLimit"] = gcHeapLimitBytes.ToString("X", CultureInfo.InvariantCulture); // hex, as the runtime reads it
@@ -239,34 +217,5 @@ internal sealed class FlushChild : IDisposable
                 _output.Remove(0, _output.Length - MaxOutputChars);
             }
         }
-    }
-
-    private static string CliDll()
-    {
-        string dll = Path.Combine(AppContext.BaseDirectory, "bulkdispatch.dll");
-        return File.Exists(dll) ? dll : throw new InvalidOperationException($"{dll} is missing: the soak must reference src/Cli.");
-    }
-
-    /// <summary>The dotnet host: the one running us when we run under it, else DOTNET_HOST_PATH, DOTNET_ROOT or PATH.</summary>
-    private static string DotnetHost()
-    {
-        if (Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self) == "dotnet")
-        {
-            return self;
-        }
-
-        foreach (var candidate in new[]
-        {
-            Environment.GetEnvironmentVariable("DOTNET_HOST_PATH"),
-            Environment.GetEnvironmentVariable("DOTNET_ROOT") is { Length: > 0 } root ? Path.Combine(root, "dotnet") : null,
-        })
-        {
-            if (candidate is { Length: > 0 } && File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        return "dotnet";
     }
 }

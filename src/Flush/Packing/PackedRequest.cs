@@ -16,7 +16,7 @@ internal sealed class PackedRequest<TTag>
     public PackedRequest(string url, IReadOnlyList<ReadOnlyMemory<byte>> header, int headerBytes)
     {
         Url = url;
-        Header = header;
+        Header = Own(header);
         HeaderBytes = headerBytes;
         Bytes = EventBatchWriter.EmptyBodyBytes(headerBytes, header.Count);
     }
@@ -66,6 +66,32 @@ internal sealed class PackedRequest<TTag>
         {
             throw new InvalidOperationException("Merged body size was miscounted.");
         }
+    }
+
+    /// <summary>
+    /// A copy of the header in one array of this request's own. The header comes from the first event of the
+    /// group, whose message buffer is pooled and goes back to the pool once that message is resolved, which can
+    /// happen while this request (or half of it, after a 400) is still to be sent.
+    /// </summary>
+    private static ReadOnlyMemory<byte>[] Own(IReadOnlyList<ReadOnlyMemory<byte>> header)
+    {
+        int total = 0;
+        foreach (var property in header)
+        {
+            total += property.Length;
+        }
+
+        var copy = new byte[total];
+        var owned = new ReadOnlyMemory<byte>[header.Count];
+        int at = 0;
+        for (int i = 0; i < header.Count; i++)
+        {
+            header[i].Span.CopyTo(copy.AsSpan(at));
+            owned[i] = new ReadOnlyMemory<byte>(copy, at, header[i].Length);
+            at += header[i].Length;
+        }
+
+        return owned;
     }
 
     /// <summary>Two requests with the first and second half of the visitors (to find a rejected one).</summary>

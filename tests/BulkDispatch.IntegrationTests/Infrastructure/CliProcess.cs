@@ -1,3 +1,4 @@
+using BulkDispatch.Tests.Shared;
 using System.Diagnostics;
 using System.Text;
 
@@ -15,35 +16,7 @@ internal static class CliProcess
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(90);
 
     /// <summary>A start description with only the settings the test gives: none inherited from the machine running the tests.</summary>
-    public static ProcessStartInfo StartInfo(string workingDirectory, params string[] args)
-    {
-        var start = new ProcessStartInfo(DotnetHost())
-        {
-            WorkingDirectory = workingDirectory, // no appsettings.json there
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            StandardOutputEncoding = Encoding.UTF8,
-            StandardErrorEncoding = Encoding.UTF8,
-            CreateNoWindow = true,
-        };
-        start.ArgumentList.Add(CliDll());
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("BulkDispatch", StringComparison.OrdinalIgnoreCase) || k.StartsWith("AWS_", StringComparison.OrdinalIgnoreCase)).ToList())
-        {
-            start.Environment.Remove(key);
-        }
-
-        start.Environment["AWS_ACCESS_KEY_ID"] = "test";
-        start.Environment["AWS_SECRET_ACCESS_KEY"] = "test";
-        start.Environment["AWS_EC2_METADATA_DISABLED"] = "true";
-        return start;
-    }
+    public static ProcessStartInfo StartInfo(string workingDirectory, params string[] args) => CliChildProcess.StartInfo(workingDirectory, args);
 
     /// <summary>Runs the CLI to its end (killed after 90 s) and returns its exit code and output.</summary>
     public static Task<CliResult> RunAsync(string workingDirectory, params string[] args) => RunAsync(StartInfo(workingDirectory, args));
@@ -77,25 +50,6 @@ internal static class CliProcess
         using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         listener.Start();
         return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    /// <summary>The dotnet host running these tests (or the one on PATH).</summary>
-    private static string DotnetHost()
-    {
-        if (Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host))
-        {
-            return host;
-        }
-
-        return Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self) == "dotnet" ? self : "dotnet";
-    }
-
-    /// <summary>bulkdispatch.dll: copied into the test output, since the test project references the CLI.</summary>
-    private static string CliDll()
-    {
-        string dll = Path.Combine(AppContext.BaseDirectory, "bulkdispatch.dll");
-        Assert.True(File.Exists(dll), $"{dll} is missing: the test project must reference src/Cli");
-        return dll;
     }
 }
 

@@ -124,4 +124,28 @@ public sealed class RequestPackerTests
         Assert.Equal(big.BuildBody().Length, first.Bytes + second.Bytes - EventBatchWriter.EmptyBodyBytes(big.HeaderBytes, big.Header.Count) + 1);
         Assert.Equal(input[first.Visitors[0].Tag].Url, second.Url);
     }
+
+    [Fact]
+    public void A_request_and_its_halves_keep_their_header_when_the_first_events_buffer_is_reused()
+    {
+        // The first event's bytes live in a pooled message buffer that goes back to the pool (and is
+        // overwritten) once that message is resolved, possibly before the rest of its request is sent.
+        byte[] pooled = Encoding.UTF8.GetBytes("""{"account_id":"12","project_id":"34","visitors":[{"visitor_id":"a"},{"visitor_id":"b"}]}""");
+        Assert.True(EventBatchParts.TryRead(pooled, out var parts, out var error), error);
+        var packer = new RequestPacker<int>(10_000);
+        var closed = new List<PackedRequest<int>>();
+        var other = Encoding.UTF8.GetBytes("""{"visitor_id":"c"}""");
+        packer.Add(Us, parts!, new PackedVisitor<int>(parts!.Visitors[0], 0), 0, closed);
+        packer.Add(Us, parts, new PackedVisitor<int>(other, 1), 0, closed);
+        packer.CloseOlderThan(long.MaxValue, closed);
+        var request = Assert.Single(closed);
+        var (_, second) = request.Split();
+
+        // After a 400, the first half ("a") was accepted and its message released: its buffer is reused.
+        Array.Fill(pooled, (byte)'g');
+
+        using var half = JsonDocument.Parse(second.BuildBody());
+        Assert.Equal("12", half.RootElement.GetProperty("account_id").GetString());
+        Assert.Equal("c", half.RootElement.GetProperty("visitors")[0].GetProperty("visitor_id").GetString());
+    }
 }
