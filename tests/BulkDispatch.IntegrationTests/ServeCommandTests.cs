@@ -39,6 +39,9 @@ public sealed partial class ServeCommandTests(SqsEmulatorFixture fixture, ITestO
         await serve.WaitForLineAsync(RunLinePattern(), DeliveryTimeout);
         await h.EnqueueAsync(first);
         await WaitForVisitorsAsync(h, VisitorsOf(events.Take(events.Count / 2)).Count, serve);
+
+        // Only once the run that delivered the first batch has finished: a run still receiving would take the second too.
+        await serve.WaitForAsync(() => serve.Runs().Sum(r => r.MessagesDeleted) >= first.Count, DeliveryTimeout, "the first batch's run line");
         await h.EnqueueAsync(second);
         await WaitForVisitorsAsync(h, VisitorsOf(events).Count, serve);
 
