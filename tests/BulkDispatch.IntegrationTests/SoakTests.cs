@@ -10,7 +10,7 @@ namespace BulkDispatch.IntegrationTests;
 /// faulty Event API; every event accepted or, for the marked visitors only, dead-lettered as rejected.
 /// The full 100,000-event soak is <c>dotnet run -c Release --project tests/BulkDispatch.Soak</c>.
 /// </summary>
-[Collection(SoakCollection.Name)]
+[Collection(SoakGroup.Name)]
 public sealed class SoakTests(ITestOutputHelper output)
 {
     [Fact]
@@ -63,7 +63,7 @@ public sealed class SoakTests(ITestOutputHelper output)
 
 /// <summary>The soak runs alone: its flush processes and emulator restarts load two cores enough to upset the timing of other tests.</summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class SoakCollection
+public sealed class SoakGroup
 {
     public const string Name = "Soak, alone";
 }
