@@ -8,7 +8,8 @@ using Microsoft.Extensions.Options;
 namespace BulkDispatch.FlushFunction;
 
 /// <summary>The timer: one flush per <c>FlushSchedule</c> tick, ending before the host's functionTimeout.</summary>
-internal sealed class FlushFunction(FlushEngine engine, IOptions<FlushOptions> flushOptions, ILogger<FlushFunction> logger)
+/// <remarks>Public because the Functions worker only indexes public classes and methods.</remarks>
+public sealed class FlushFunction(FlushEngine engine, IOptions<FlushOptions> flushOptions, ILogger<FlushFunction> logger)
 {
     // Read once: host.json sits beside the worker, and the override arrives as an app setting.
     private static readonly Lazy<TimeSpan?> FunctionTimeout = new(() =>
@@ -19,6 +20,9 @@ internal sealed class FlushFunction(FlushEngine engine, IOptions<FlushOptions> f
             File.Exists(path) ? File.ReadAllText(path) : null);
     });
 
+    /// <summary>Runs one flush for this tick; a past-due tick is logged and run at once.</summary>
+    /// <param name="timer">The tick (past due or not, the next occurrence).</param>
+    /// <param name="cancellationToken">The host's token; not relied on: the run keeps its own deadline.</param>
     [Function("Flush")]
     public async Task RunAsync([TimerTrigger("%FlushSchedule%")] TimerInfo timer, CancellationToken cancellationToken)
     {
