@@ -79,10 +79,10 @@ internal sealed class SqsEmulator : IAsyncDisposable
     /// does not start within 60 seconds.
     /// </exception>
     public static Task<SqsEmulator> StartAsync(int port = 0, string? requiredAccessKeyId = null, CancellationToken cancellationToken = default) =>
-        StartAsync(port, stateFile: null, requiredAccessKeyId, cancellationToken);
+        StartCoreAsync(port, stateFile: null, requiredAccessKeyId, cancellationToken);
 
     /// <summary>
-    /// Starts fauxqs as <see cref="StartAsync(int, string?, CancellationToken)"/> does, keeping its state in
+    /// Starts fauxqs as <see cref="StartAsync(int, string?, CancellationToken)"/> does (no access-key guard), keeping its state in
     /// <paramref name="stateFile"/>: queues and messages found there are restored, and a graceful stop
     /// (<see cref="StopAsync"/>) writes them there again.
     /// </summary>
@@ -92,10 +92,13 @@ internal sealed class SqsEmulator : IAsyncDisposable
     /// In-flight messages come back visible and receive counts start afresh.
     /// </remarks>
     /// <param name="port">The port to listen on; 0 picks a free one. Pass the same port again so queue URLs stay valid.</param>
-    /// <param name="stateFile">The snapshot file; <see langword="null"/> keeps nothing.</param>
-    /// <param name="requiredAccessKeyId">When set, requests signed with another access key id are refused (see tools/sqs-emulator/access-key-guard.mjs).</param>
+    /// <param name="stateFile">The snapshot file (created on the first graceful stop).</param>
     /// <param name="cancellationToken">Cancels the start; the child process is stopped.</param>
-    public static async Task<SqsEmulator> StartAsync(int port, string? stateFile, string? requiredAccessKeyId = null, CancellationToken cancellationToken = default)
+    public static Task<SqsEmulator> StartWithStateAsync(int port, string stateFile, CancellationToken cancellationToken = default) =>
+        StartCoreAsync(port, stateFile, requiredAccessKeyId: null, cancellationToken);
+
+    // One name per way to start: a positional string cannot be taken for the other option.
+    private static async Task<SqsEmulator> StartCoreAsync(int port, string? stateFile, string? requiredAccessKeyId, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(port);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(port, IPEndPoint.MaxPort);
@@ -328,7 +331,7 @@ internal sealed class SqsEmulator : IAsyncDisposable
             throw new InvalidOperationException($"fauxqs stopped without writing its state to {stateFile}.{_stderr.Describe()}");
         }
 
-        return await StartAsync(Port, stateFile: stateFile, cancellationToken: cancellationToken);
+        return await StartWithStateAsync(Port, stateFile, cancellationToken);
     }
 
     /// <inheritdoc />

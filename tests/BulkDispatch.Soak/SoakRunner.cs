@@ -40,7 +40,7 @@ internal static class SoakRunner
         LocalEventApi? api = null;
         try
         {
-            state.Emulator = await SqsEmulator.StartAsync(0, stateFile: Path.Combine(work.FullName, "sqs-state.json"), cancellationToken: token);
+            state.Emulator = await SqsEmulator.StartWithStateAsync(0, Path.Combine(work.FullName, "sqs-state.json"), token);
             var (queueUrl, dlqUrl) = await state.Emulator.CreateQueueWithDeadLetterQueueAsync(
                 "soak-" + o.Seed.ToString(CultureInfo.InvariantCulture), o.VisibilityTimeoutSeconds, maxReceiveCount: 1000, token);
             using var sqs = state.Emulator.CreateClient(); // same port after each restart, so the same endpoint and queue URLs
