@@ -381,29 +381,10 @@ internal sealed class Scenarios(SqsEmulator emulator, LocalEventApi api, Workloa
     /// </summary>
     public async Task<(double SendEventsPerSecond, double DrainEventsPerSecond)> CeilingAsync(long events, CancellationToken ct)
     {
-        var encoded = new List<string>();
-        var batch = new List<QueuedEvent>();
-        int bytes = WireFormat.EnvelopeBytes;
         var at = DateTimeOffset.UtcNow;
-        for (long i = 0; i < events; i++)
-        {
-            var e = new QueuedEvent(workload.Url(i), "POST", Headers, workload.Body(i), at);
-            int size = Encoding.UTF8.GetByteCount(e.Body) + 256;
-            if (batch.Count > 0 && bytes + size > 100 * 1024)
-            {
-                encoded.Add(WireFormat.Encode(batch));
-                batch.Clear();
-                bytes = WireFormat.EnvelopeBytes;
-            }
-
-            batch.Add(e);
-            bytes += size;
-        }
-
-        if (batch.Count > 0)
-        {
-            encoded.Add(WireFormat.Encode(batch));
-        }
+        var encoded = DemoEvents.ToMessages(
+            Enumerable.Range(0, checked((int)events)).Select(i => new QueuedEvent(workload.Url(i), "POST", Headers, workload.Body(i), at)),
+            maxMessageBytes: 100 * 1024);
 
         string queue = await emulator.CreateQueueAsync(NewName("c"), visibilityTimeoutSeconds: 120, ct: ct);
         using var sqs = emulator.CreateClient();

@@ -51,7 +51,7 @@ internal static class DemoEvents
     }
 
     /// <summary>Packs events into wire-format messages of at most <paramref name="maxMessageBytes"/> bytes each.</summary>
-    public static IReadOnlyList<string> ToMessages(IReadOnlyList<QueuedEvent> events, int maxMessageBytes = 64 * 1024)
+    public static IReadOnlyList<string> ToMessages(IEnumerable<QueuedEvent> events, int maxMessageBytes = 64 * 1024)
     {
         var messages = new List<string>();
         var current = new List<QueuedEvent>();
