@@ -9,6 +9,7 @@ namespace BulkDispatch.IntegrationTests;
 /// Overlapping flush runs on one queue (Functions timer runs can overlap) are competing consumers: nothing is
 /// lost, no run deletes a message it did not deliver, and a long run keeps its messages hidden from the others.
 /// </summary>
+[Collection(RunsAloneGroup.Name)]
 public sealed class ConcurrentRunTests(SqsEmulatorFixture fixture) : IClassFixture<SqsEmulatorFixture>
 {
     [Fact]

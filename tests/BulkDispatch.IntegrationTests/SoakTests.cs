@@ -1,4 +1,5 @@
 using System.Text;
+using BulkDispatch.IntegrationTests.Infrastructure;
 using BulkDispatch.Soak;
 using Xunit.Abstractions;
 
@@ -10,7 +11,7 @@ namespace BulkDispatch.IntegrationTests;
 /// faulty Event API; every event accepted or, for the marked visitors only, dead-lettered as rejected.
 /// The full 100,000-event soak is <c>dotnet run -c Release --project tests/BulkDispatch.Soak</c>.
 /// </summary>
-[Collection(SoakGroup.Name)]
+[Collection(RunsAloneGroup.Name)]
 public sealed class SoakTests(ITestOutputHelper output)
 {
     [Fact]
@@ -59,11 +60,4 @@ public sealed class SoakTests(ITestOutputHelper output)
             }
         }
     }
-}
-
-/// <summary>The soak runs alone: its flush processes and emulator restarts load two cores enough to upset the timing of other tests.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class SoakGroup
-{
-    public const string Name = "Soak, alone";
 }
