@@ -137,7 +137,7 @@ internal static class MessageDecoder
 
         if (format is not null && !allPairs)
         {
-            if (Repeated(("format", formats), ("version", versions), ("events", eventArrays)) is { } repeated)
+            if (Repeated(formats, versions, eventArrays) is { } repeated)
             {
                 return DecodeResult.Fail(
                     DeadLetterReason.Undecodable,
@@ -180,19 +180,12 @@ internal static class MessageDecoder
             "Message is neither a BulkDispatch message (no 'format' field) nor a legacy message ({\"visitor_id\": [attributes, snapshot]}).");
     }
 
-    /// <summary>The first field that occurs more than once, or null.</summary>
-    private static (string Name, int Count)? Repeated(params (string Name, int Count)[] fields)
-    {
-        foreach (var field in fields)
-        {
-            if (field.Count > 1)
-            {
-                return field;
-            }
-        }
-
-        return null;
-    }
+    /// <summary>The first envelope field that occurs more than once, with its count, or null.</summary>
+    private static (string Name, int Count)? Repeated(int formats, int versions, int eventArrays) =>
+        formats > 1 ? ("format", formats)
+        : versions > 1 ? ("version", versions)
+        : eventArrays > 1 ? ("events", eventArrays)
+        : null;
 
     /// <summary>
     /// Null for version 1. A number this reader does not read is <c>unknown-version</c> (a newer producer: upgrade
