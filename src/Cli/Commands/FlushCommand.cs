@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Amazon.SQS;
@@ -17,8 +18,15 @@ internal static class FlushCommand
         Description = "Receive, decode, group and pack, validate every body, print what would be sent; post nothing, delete nothing (messages become visible again at once).",
     };
 
+    /// <summary>
+    /// The options of every JSON the CLI prints (flush, stats, redrive, demo). The relaxed encoder writes
+    /// non-ASCII text and punctuation such as <c>+</c>, <c>'</c>, <c>&lt;</c> as they are (the default encoder
+    /// writes <c>\u002B</c>), and still escapes every control character (C0, DEL, C1, U+2028/U+2029), so
+    /// queue data cannot break a line of it. Not for HTML.
+    /// </summary>
     internal static readonly JsonSerializerOptions ReportJson = new()
     {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         Converters = { new JsonStringEnumConverter() },

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using Amazon.Runtime;
 using BulkDispatch.Cli.Queues;
@@ -19,9 +18,6 @@ internal static class RedriveCommand
         DeadLetterReason.Undecodable, DeadLetterReason.UnknownVersion, DeadLetterReason.EndpointNotAllowed, DeadLetterReason.InvalidEvent,
         DeadLetterReason.VisitorTooLarge, DeadLetterReason.RejectedByOptimizely, DeadLetterReason.LegacySettingsMissing, QueueInspector.NoReason,
     ];
-
-    /// <summary>The report options of <c>flush --json</c>, writing non-ASCII and quotes as they are.</summary>
-    private static readonly JsonSerializerOptions JsonOptions = new(FlushCommand.ReportJson) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private static readonly Option<string[]> Reason = new("--reason")
     {
@@ -111,7 +107,7 @@ internal static class RedriveCommand
             var redriver = new DeadLetterRedriver(context.Sqs, context.Queues.QueueUrl, dlqUrl, p => progress.Show(p.ToString()), progress.Note);
             var result = await redriver.RunAsync(new RedriveRequest { Reasons = reasons, Max = max, DryRun = parse.GetValue(DryRun) }, cancellationToken);
             progress.Done();
-            Console.Out.Write(json ? JsonSerializer.Serialize(result, JsonOptions) + Environment.NewLine : ToText(result));
+            Console.Out.Write(json ? JsonSerializer.Serialize(result, FlushCommand.ReportJson) + Environment.NewLine : ToText(result));
             return result.Complete ? ExitCodes.Complete : ExitCodes.Incomplete;
         }
         catch (Exception ex) when (ex is BulkDispatchConfigurationException or SettingsFileException)

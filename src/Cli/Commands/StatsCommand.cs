@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using Amazon.Runtime;
 using BulkDispatch.Cli.Queues;
@@ -12,9 +11,6 @@ namespace BulkDispatch.Cli.Commands;
 /// <summary><c>bulkdispatch stats</c>: counts and settings of the queue and its dead-letter queue, and the dead-letter reasons, without consuming anything.</summary>
 internal static class StatsCommand
 {
-    /// <summary>The report options of <c>flush --json</c>, writing non-ASCII and quotes as they are.</summary>
-    private static readonly JsonSerializerOptions JsonOptions = new(FlushCommand.ReportJson) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
     private static readonly Option<int> Sample = new("--sample")
     {
         Description = "Examine at most this many dead-letter messages to count their reasons (1 to 1000000). The output says when the counts are a sample.",
@@ -66,7 +62,7 @@ internal static class StatsCommand
 
             string? source = dlq is null ? null : context.Queues.DeadLetterQueueFromSetting ? "setting" : "redrivePolicy";
             Console.Out.Write(parse.GetValue(CommonOptions.Json)
-                ? JsonSerializer.Serialize(new { queue, deadLetterQueue = dlq, deadLetterQueueSource = source }, JsonOptions) + Environment.NewLine
+                ? JsonSerializer.Serialize(new { queue, deadLetterQueue = dlq, deadLetterQueueSource = source }, FlushCommand.ReportJson) + Environment.NewLine
                 : ToText(queue, dlq, context.DeadLetterQueueSetting));
             return ExitCodes.Complete;
         }

@@ -48,13 +48,13 @@ internal sealed class EventBatchParts
         }
         catch (JsonException ex)
         {
-            error = $"Event body is not valid JSON: {ex.Message}";
+            error = $"Event body is not valid JSON: {LogText.Escape(ex.Message)}";
             return false;
         }
         catch (InvalidOperationException ex)
         {
             // Utf8JsonReader throws this for an escaped lone surrogate ("\ud800") in a property name it compares.
-            error = $"Event body holds a string that is not valid UTF-16: {ex.Message}";
+            error = $"Event body holds a string that is not valid UTF-16: {LogText.Escape(ex.Message)}";
             return false;
         }
     }
@@ -70,6 +70,7 @@ internal sealed class EventBatchParts
         }
 
         var header = new List<ReadOnlyMemory<byte>>(8);
+        var names = new PropertyNames();
         List<ReadOnlyMemory<byte>>? visitors = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -105,6 +106,15 @@ internal sealed class EventBatchParts
             }
             else
             {
+                if (names.IsRepeated(ref reader, header))
+                {
+                    // Requests are grouped by the set of header properties in any order, so two bodies repeating a
+                    // name in opposite orders would share one header, and Optimizely (last one wins) would file one
+                    // body's visitors under the other's value.
+                    error = $"Event body has two '{LogText.Escape(reader.GetString())}' properties.";
+                    return false;
+                }
+
                 reader.Read();
                 reader.Skip();
                 header.Add(body.Slice(propertyStart, (int)reader.BytesConsumed - propertyStart));
@@ -120,6 +130,49 @@ internal sealed class EventBatchParts
         error = null;
         parts = new EventBatchParts(header, visitors);
         return true;
+    }
+
+    /// <summary>
+    /// Finds a header property name given twice, compared unescaped as JSON readers compare names. A body has a
+    /// handful of plain names: each is compared with the names of the properties already kept, allocating
+    /// nothing; an escaped name, or many names (a hostile body), switch to a set.
+    /// </summary>
+    private struct PropertyNames
+    {
+        private const int ScanLimit = 16;
+        private HashSet<string>? _set;
+
+        /// <summary>True when the name the reader is on is the name of one of <paramref name="kept"/> (the properties before it).</summary>
+        public bool IsRepeated(ref Utf8JsonReader reader, List<ReadOnlyMemory<byte>> kept)
+        {
+            if (_set is null && !reader.ValueIsEscaped && kept.Count < ScanLimit)
+            {
+                foreach (var property in kept)
+                {
+                    if (NameOf(property.Span).SequenceEqual(reader.ValueSpan))
+                    {
+                        return true;
+                    }
+                }
+
+                return false;
+            }
+
+            if (_set is null)
+            {
+                // Every name kept so far was plain, so its raw text is its name.
+                _set = new HashSet<string>(StringComparer.Ordinal);
+                foreach (var property in kept)
+                {
+                    _set.Add(Compat.Utf8String(NameOf(property.Span)));
+                }
+            }
+
+            return !_set.Add(reader.GetString()!);
+        }
+
+        /// <summary>The name of a kept <c>"name":value</c> property whose name has no escapes.</summary>
+        private static ReadOnlySpan<byte> NameOf(ReadOnlySpan<byte> property) => property.Slice(1, property.Slice(1).IndexOf((byte)'"'));
     }
 
     private static string BuildHeaderKey(IReadOnlyList<ReadOnlyMemory<byte>> properties)

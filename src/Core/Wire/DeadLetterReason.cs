@@ -7,7 +7,10 @@ namespace BulkDispatch.Core.Wire;
 /// </summary>
 public static class DeadLetterReason
 {
-    /// <summary>The message is not JSON, or neither the BulkDispatch format nor a legacy message.</summary>
+    /// <summary>
+    /// The message is not JSON, neither the BulkDispatch format nor a legacy message, or malformed: a field
+    /// given twice (readers differ on which counts), a <c>version</c> that is missing or not a number.
+    /// </summary>
     public const string Undecodable = "undecodable";
 
     /// <summary>The message is in a BulkDispatch wire-format version this reader does not know.</summary>
@@ -16,7 +19,10 @@ public static class DeadLetterReason
     /// <summary>The event names a URL outside the allow-list of Event API endpoints.</summary>
     public const string EndpointNotAllowed = "endpoint-not-allowed";
 
-    /// <summary>The event's body is not an EventBatch object with a <c>visitors</c> array, or its verb is not POST.</summary>
+    /// <summary>
+    /// The event's body (in <c>body</c> or <c>bodyText</c> alike) is not an EventBatch object with one <c>visitors</c>
+    /// array and no top-level property given twice, or its verb is not POST.
+    /// </summary>
     public const string InvalidEvent = "invalid-event";
 
     /// <summary>One visitor alone makes a request larger than the configured cap.</summary>

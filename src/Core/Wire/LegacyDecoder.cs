@@ -24,9 +24,21 @@ internal static class LegacyDecoder
             writer.WriteStartArray("visitors");
 
             var reader = new Utf8JsonReader(utf8);
+            var seen = new HashSet<string>(StringComparer.Ordinal);
             reader.Read(); // StartObject (checked by the caller)
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
+                // The reference producer wrote a Python dict: a visitor id twice means the message was not
+                // written by it, and readers differ on which entry counts (Python's json keeps the last).
+                string id = IdentityOf(ref reader);
+                if (!seen.Add(id))
+                {
+                    return DecodeResult.Fail(
+                        DeadLetterReason.Undecodable,
+                        $"Legacy message names visitor '{LogText.Escape(id)}' twice: JSON readers differ on which entry counts, so none is delivered.",
+                        isLegacy: true);
+                }
+
                 // The property name token with its quotes, still escaped exactly as written.
                 var visitorId = utf8.Slice((int)reader.TokenStartIndex, reader.ValueSpan.Length + 2);
                 reader.Read(); // StartArray
@@ -54,6 +66,25 @@ internal static class LegacyDecoder
         var body = buffer.ToArray();
         var headers = new Dictionary<string, string> { ["Content-Type"] = "application/json" };
         return DecodeResult.Ok([new DecodedEvent(header.Url, "POST", headers, body, null)], isLegacy: true);
+    }
+
+    /// <summary>The visitor id as every JSON reader compares it (unescaped); its escaped text if that is not valid UTF-16.</summary>
+    private static string IdentityOf(ref Utf8JsonReader reader)
+    {
+        if (!reader.ValueIsEscaped)
+        {
+            return Compat.Utf8String(reader.ValueSpan);
+        }
+
+        try
+        {
+            return reader.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            // An escaped lone surrogate: delivered as written (raw), so compared as written.
+            return "\0escaped:" + Compat.Utf8String(reader.ValueSpan);
+        }
     }
 
     private static ReadOnlySpan<byte> RawValue(ref Utf8JsonReader reader, ReadOnlySpan<byte> utf8)

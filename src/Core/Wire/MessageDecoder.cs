@@ -10,7 +10,7 @@ namespace BulkDispatch.Core.Wire;
 /// </summary>
 internal static class MessageDecoder
 {
-    private static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 256 };
+    internal static readonly JsonReaderOptions ReaderOptions = new() { MaxDepth = 256 };
 
     /// <param name="messageBody">The SQS message body.</param>
     /// <param name="legacy">The header for legacy messages, or null when the legacy settings are missing.</param>
@@ -33,12 +33,12 @@ internal static class MessageDecoder
         }
         catch (JsonException ex)
         {
-            return DecodeResult.Fail(DeadLetterReason.Undecodable, $"Message is not valid JSON: {ex.Message}");
+            return DecodeResult.Fail(DeadLetterReason.Undecodable, $"Message is not valid JSON: {LogText.Escape(ex.Message)}");
         }
         catch (InvalidOperationException ex)
         {
             // Utf8JsonReader throws this for an escaped lone surrogate ("\ud800") in a name or string it compares or reads.
-            return DecodeResult.Fail(DeadLetterReason.Undecodable, $"Message holds a string that is not valid UTF-16: {ex.Message}");
+            return DecodeResult.Fail(DeadLetterReason.Undecodable, $"Message holds a string that is not valid UTF-16: {LogText.Escape(ex.Message)}");
         }
     }
 
@@ -58,11 +58,18 @@ internal static class MessageDecoder
         bool allPairs = true;
         int properties = 0;
 
+        // How often each envelope field occurs: JSON readers disagree on a repeated name (most keep the
+        // last), so a BulkDispatch message that repeats one is ambiguous and is never read at all.
+        int formats = 0;
+        int versions = 0;
+        int eventArrays = 0;
+
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             properties++;
             if (reader.ValueTextEquals("format"u8))
             {
+                formats++;
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.String)
                 {
@@ -72,7 +79,7 @@ internal static class MessageDecoder
                 else
                 {
                     // Not a format marker if the message is legacy: a visitor may be called "format".
-                    format = "";
+                    format ??= "";
                     allPairs &= IsLegacyPair(ref reader);
                 }
 
@@ -80,17 +87,19 @@ internal static class MessageDecoder
             }
             else if (reader.ValueTextEquals("version"u8))
             {
+                versions++;
                 reader.Read();
                 versionToken = reader.TokenType;
-                versionText = Compat.Utf8String(reader.ValueSpan);
+                versionText = versionToken == JsonTokenType.String ? reader.GetString() : Compat.Utf8String(reader.ValueSpan);
                 allPairs &= IsLegacyPair(ref reader);
             }
-            else if (format is { Length: > 0 } && reader.ValueTextEquals("events"u8))
+            else if (format is { Length: > 0 } && eventArrays == 0 && reader.ValueTextEquals("events"u8))
             {
                 // A format marker came first (the writer puts it there): not legacy, so the events are
                 // read in this same pass instead of being skipped here and parsed again below.
+                eventArrays++;
                 reader.Read();
-                eventsRead = reader.TokenType == JsonTokenType.StartArray ? ReadEvents(ref reader, utf8) : null;
+                eventsRead = reader.TokenType == JsonTokenType.StartArray ? EventArrayReader.Read(ref reader, utf8) : null;
                 if (eventsRead is null)
                 {
                     reader.Skip();
@@ -100,6 +109,7 @@ internal static class MessageDecoder
             }
             else if (reader.ValueTextEquals("events"u8))
             {
+                eventArrays++;
                 reader.Read();
                 int start = (int)reader.TokenStartIndex;
                 bool isArray = reader.TokenType == JsonTokenType.StartArray;
@@ -127,17 +137,21 @@ internal static class MessageDecoder
 
         if (format is not null && !allPairs)
         {
-            if (format != WireFormat.FormatName)
+            if (Repeated(formats, versions, eventArrays) is { } repeated)
             {
-                return DecodeResult.Fail(DeadLetterReason.Undecodable, $"Message format '{format}' is not '{WireFormat.FormatName}'.");
+                return DecodeResult.Fail(
+                    DeadLetterReason.Undecodable,
+                    $"Message has {repeated.Count} '{repeated.Name}' fields: JSON readers differ on which one counts, so none of its events is delivered.");
             }
 
-            if (versionToken != JsonTokenType.Number || versionText != "1")
+            if (format != WireFormat.FormatName)
             {
-                string shown = versionToken == JsonTokenType.None ? "(missing)" : versionText ?? "";
-                return DecodeResult.Fail(
-                    DeadLetterReason.UnknownVersion,
-                    $"Wire-format version {shown} is not supported by this reader (it reads version {WireFormat.CurrentVersion}); upgrade the flush.");
+                return DecodeResult.Fail(DeadLetterReason.Undecodable, $"Message format '{LogText.Escape(format)}' is not '{WireFormat.FormatName}'.");
+            }
+
+            if (VersionFailure(versionToken, versionText) is { } versionFailure)
+            {
+                return versionFailure;
             }
 
             if (events is not { End: > 0 } range)
@@ -145,7 +159,7 @@ internal static class MessageDecoder
                 return DecodeResult.Fail(DeadLetterReason.Undecodable, "Version-1 message has no 'events' array.");
             }
 
-            return eventsRead ?? ReadEvents(utf8, range.Start, range.End);
+            return eventsRead ?? EventArrayReader.Read(utf8, range.Start, range.End);
         }
 
         if (properties > 0 && allPairs)
@@ -164,6 +178,46 @@ internal static class MessageDecoder
         return DecodeResult.Fail(
             DeadLetterReason.Undecodable,
             "Message is neither a BulkDispatch message (no 'format' field) nor a legacy message ({\"visitor_id\": [attributes, snapshot]}).");
+    }
+
+    /// <summary>The first envelope field that occurs more than once, with its count, or null.</summary>
+    private static (string Name, int Count)? Repeated(int formats, int versions, int eventArrays) =>
+        formats > 1 ? ("format", formats)
+        : versions > 1 ? ("version", versions)
+        : eventArrays > 1 ? ("events", eventArrays)
+        : null;
+
+    /// <summary>
+    /// Null for version 1. A number this reader does not read is <c>unknown-version</c> (a newer producer: upgrade
+    /// the flush and redrive); a version that is missing or not a number is a broken envelope no reader reads.
+    /// </summary>
+    private static DecodeResult? VersionFailure(JsonTokenType token, string? text)
+    {
+        if (token == JsonTokenType.Number)
+        {
+            return text == "1"
+                ? null
+                : DecodeResult.Fail(
+                    DeadLetterReason.UnknownVersion,
+                    $"Wire-format version {LogText.Escape(text)} is not supported by this reader (it reads version {WireFormat.CurrentVersion}); upgrade the flush, then redrive.");
+        }
+
+        string example = $"a version-1 message has \"version\":{WireFormat.CurrentVersion}";
+        if (token == JsonTokenType.None)
+        {
+            return DecodeResult.Fail(DeadLetterReason.Undecodable, $"Message has no 'version': {example}.");
+        }
+
+        string found = token switch
+        {
+            JsonTokenType.String => $"the string \"{LogText.Escape(text)}\"",
+            JsonTokenType.StartObject => "an object",
+            JsonTokenType.StartArray => "an array",
+            _ => LogText.Escape(text), // true, false, null
+        };
+        return DecodeResult.Fail(
+            DeadLetterReason.Undecodable,
+            $"Message 'version' must be a number, not {found}: {example}, unquoted.");
     }
 
     // A legacy value is [attributes-array, snapshot-object]; anything else rules the legacy shape out.
@@ -191,142 +245,5 @@ internal static class MessageDecoder
         }
 
         return shapeOk && elements == 2;
-    }
-
-    private static DecodeResult ReadEvents(ReadOnlyMemory<byte> utf8, int start, int end)
-    {
-        var memory = utf8.Slice(start, end - start);
-        var reader = new Utf8JsonReader(memory.Span, ReaderOptions);
-        reader.Read(); // StartArray
-        return ReadEvents(ref reader, memory);
-    }
-
-    /// <summary>
-    /// Reads the events array the reader is on (its StartArray) to its end, so the caller's reader can go
-    /// on after it whatever the outcome; <paramref name="memory"/> is the text the reader reads.
-    /// </summary>
-    private static DecodeResult ReadEvents(ref Utf8JsonReader reader, ReadOnlyMemory<byte> memory)
-    {
-        int arrayDepth = reader.CurrentDepth;
-        var events = new List<DecodedEvent>();
-        DecodeResult? failure = null;
-        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
-        {
-            if (failure is not null || reader.TokenType != JsonTokenType.StartObject)
-            {
-                failure ??= DecodeResult.Fail(DeadLetterReason.Undecodable, $"Event {events.Count} is not a JSON object.");
-                reader.Skip();
-                continue;
-            }
-
-            string? url = null;
-            string? verb = null;
-            Dictionary<string, string>? headers = null;
-            DateTimeOffset? enqueuedAt = null;
-            ReadOnlyMemory<byte>? body = null;
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals("url"u8))
-                {
-                    reader.Read();
-                    url = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-                    reader.Skip();
-                }
-                else if (reader.ValueTextEquals("verb"u8))
-                {
-                    reader.Read();
-                    verb = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-                    reader.Skip();
-                }
-                else if (reader.ValueTextEquals("headers"u8))
-                {
-                    reader.Read();
-                    headers = ReadHeaders(ref reader);
-                }
-                else if (reader.ValueTextEquals("enqueuedAt"u8))
-                {
-                    reader.Read();
-                    if (reader.TokenType == JsonTokenType.String && reader.TryGetDateTimeOffset(out var at))
-                    {
-                        enqueuedAt = at;
-                    }
-
-                    reader.Skip();
-                }
-                else if (reader.ValueTextEquals("body"u8))
-                {
-                    reader.Read();
-                    int bodyStart = (int)reader.TokenStartIndex;
-                    bool isObject = reader.TokenType == JsonTokenType.StartObject;
-                    reader.Skip();
-                    int bodyEnd = (int)reader.BytesConsumed;
-                    body = isObject ? memory.Slice(bodyStart, bodyEnd - bodyStart) : ReadOnlyMemory<byte>.Empty;
-                }
-                else if (reader.ValueTextEquals("bodyText"u8))
-                {
-                    reader.Read();
-                    if (reader.TokenType == JsonTokenType.String)
-                    {
-                        // Unescaping gives back exactly the bytes the writer escaped.
-                        var text = new byte[reader.ValueSpan.Length];
-                        int written = reader.CopyString(text);
-                        body = new ReadOnlyMemory<byte>(text, 0, written);
-                    }
-                }
-                else
-                {
-                    reader.Read();
-                    reader.Skip(); // unknown fields are ignored: later writers may add some
-                }
-            }
-
-            int index = events.Count;
-            if (string.IsNullOrEmpty(url))
-            {
-                failure = DecodeResult.Fail(DeadLetterReason.Undecodable, $"Event {index} has no 'url'.");
-            }
-            else if (body is not { Length: > 0 } bodyBytes)
-            {
-                failure = DecodeResult.Fail(DeadLetterReason.Undecodable, $"Event {index} has no 'body' object (nor 'bodyText').");
-            }
-            else
-            {
-                events.Add(new DecodedEvent(url!, verb ?? "POST", headers ?? new Dictionary<string, string>(), bodyBytes, enqueuedAt));
-            }
-        }
-
-        // The caller's reader must stand on this array's end (a malformed one throws, as Skip did).
-        if (reader.TokenType != JsonTokenType.EndArray || reader.CurrentDepth != arrayDepth)
-        {
-            throw new JsonException("The events array does not end.");
-        }
-
-        return failure ?? DecodeResult.Ok(events);
-    }
-
-    private static Dictionary<string, string> ReadHeaders(ref Utf8JsonReader reader)
-    {
-        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        if (reader.TokenType != JsonTokenType.StartObject)
-        {
-            reader.Skip();
-            return headers;
-        }
-
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            string name = reader.GetString()!;
-            reader.Read();
-            if (reader.TokenType == JsonTokenType.String)
-            {
-                headers[name] = reader.GetString()!;
-            }
-            else
-            {
-                reader.Skip();
-            }
-        }
-
-        return headers;
     }
 }

@@ -152,7 +152,9 @@ public static class WireFormat
             writer.WriteString("enqueuedAt", at.ToUniversalTime());
         }
 
-        if (SqsSafe(body))
+        // A dead-lettered body that is not one JSON value (bodyText may carry any text) cannot be embedded raw
+        // without breaking the message: it goes as text, which gives the reader back the same bytes.
+        if (SqsSafe(body) && (validateBody || IsOneJsonValue(body)))
         {
             // The body goes in as raw JSON: never re-serialized, so Optimizely gets the SDK's bytes.
             writer.WritePropertyName("body");
@@ -175,6 +177,26 @@ public static class WireFormat
         }
 
         writer.WriteEndObject();
+    }
+
+    /// <summary>True when the UTF-8 text is exactly one JSON value, without whitespace around it (which a reader would not keep).</summary>
+    private static bool IsOneJsonValue(ReadOnlySpan<byte> utf8)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = 256 });
+            if (!reader.Read() || reader.TokenStartIndex != 0)
+            {
+                return false;
+            }
+
+            reader.Skip();
+            return reader.BytesConsumed == utf8.Length;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
     }
 
     /// <summary>True when the UTF-8 text has only characters every SQS implementation accepts raw.</summary>

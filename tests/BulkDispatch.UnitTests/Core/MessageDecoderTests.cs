@@ -1,4 +1,5 @@
 using System.Text;
+using BulkDispatch.Core.Events;
 using BulkDispatch.Core.Wire;
 using BulkDispatch.Tests.Shared;
 
@@ -51,7 +52,8 @@ public sealed class MessageDecoderTests
     [InlineData("0", "0")]
     [InlineData("17", "17")]
     [InlineData("1.5", "1.5")]
-    [InlineData("\"1\"", "1")]
+    [InlineData("1.0", "1.0")]
+    [InlineData("-1", "-1")]
     public void Decode_refuses_unknown_version_with_reason(string versionJson, string shown)
     {
         string message = "{\"format\":\"bulkdispatch\",\"version\":" + versionJson + ",\"events\":[" + EventJson(Vector) + "]}";
@@ -64,15 +66,37 @@ public sealed class MessageDecoderTests
         Assert.Empty(result.Events);
     }
 
+    [Theory]
+    [InlineData("\"1\"", "the string \"1\"")]
+    [InlineData("\"2\"", "the string \"2\"")]
+    [InlineData("\"one\"", "the string \"one\"")]
+    [InlineData("true", "true")]
+    [InlineData("null", "null")]
+    [InlineData("{\"major\":1}", "an object")]
+    [InlineData("[1]", "an array")]
+    public void Decode_says_the_version_must_be_a_number_when_it_is_not(string versionJson, string named)
+    {
+        string message = "{\"format\":\"bulkdispatch\",\"version\":" + versionJson + ",\"events\":[" + EventJson(Vector) + "]}";
+
+        var result = MessageDecoder.Decode(message, Legacy);
+
+        // Not unknown-version: no newer reader reads it either, so "upgrade the flush" would be wrong advice.
+        Assert.Equal(DeadLetterReason.Undecodable, result.FailureReason);
+        Assert.Contains("'version' must be a number", result.FailureDetail, StringComparison.Ordinal);
+        Assert.Contains("not " + named + ":", result.FailureDetail, StringComparison.Ordinal);
+        Assert.Contains("\"version\":1", result.FailureDetail, StringComparison.Ordinal);
+        Assert.Empty(result.Events);
+    }
+
     [Fact]
-    public void Decode_refuses_a_message_without_version_as_unknown_version()
+    public void Decode_refuses_a_message_without_version_as_undecodable()
     {
         string message = "{\"format\":\"bulkdispatch\",\"events\":[" + EventJson(Vector) + "]}";
 
         var result = MessageDecoder.Decode(message, Legacy);
 
-        Assert.Equal(DeadLetterReason.UnknownVersion, result.FailureReason);
-        Assert.Contains("missing", result.FailureDetail, StringComparison.Ordinal);
+        Assert.Equal(DeadLetterReason.Undecodable, result.FailureReason);
+        Assert.Contains("no 'version'", result.FailureDetail, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -106,8 +130,9 @@ public sealed class MessageDecoderTests
     [InlineData("{\"format\":\"bulkdispatch\",\"version\":1,\"events\":{}}")]
     [InlineData("{\"format\":\"bulkdispatch\",\"version\":1,\"events\":[1]}")]
     [InlineData("{\"format\":\"bulkdispatch\",\"version\":1,\"events\":[{\"url\":\"https://logx.optimizely.com/v1/events\"}]}")]
-    [InlineData("{\"format\":\"bulkdispatch\",\"version\":1,\"events\":[{\"url\":\"https://logx.optimizely.com/v1/events\",\"body\":null}]}")]
-    [InlineData("{\"format\":\"bulkdispatch\",\"version\":1,\"events\":[{\"url\":\"https://logx.optimizely.com/v1/events\",\"body\":\"{}\"}]}")]
+    [InlineData("{\"format\":\"bulkdispatch\",\"version\":1,\"events\":[{\"url\":\"https://logx.optimizely.com/v1/events\",\"bodyText\":{\"visitors\":[]}}]}")]
+    [InlineData("{\"format\":\"bulkdispatch\",\"version\":1,\"events\":[{\"url\":\"https://logx.optimizely.com/v1/events\",\"bodyText\":null}]}")]
+    [InlineData("{\"format\":\"bulkdispatch\",\"version\":1,\"events\":[{\"url\":\"https://logx.optimizely.com/v1/events\",\"bodyText\":[\"{}\"]}]}")]
     [InlineData("{\"format\":\"bulkdispatch\",\"version\":1,\"events\":[{\"body\":{\"visitors\":[]}}]}")]
     [InlineData("{\"format\":\"bulkdispatch\",\"version\":1,\"events\":[{\"url\":\"\",\"body\":{\"visitors\":[]}}]}")]
     [InlineData("{\"format\":\"bulkdispatch\",\"version\":1,\"events\":[{\"url\":7,\"body\":{\"visitors\":[]}}]}")]
@@ -217,6 +242,78 @@ public sealed class MessageDecoderTests
             Assert.True(thrown is null, $"Decode threw {thrown?.GetType().Name} for: {candidate}");
             Assert.True(result!.Succeeded || KnownReasons.Contains(result.FailureReason!), result.FailureReason);
             Assert.True(result.Succeeded || !string.IsNullOrWhiteSpace(result.FailureDetail));
+        }
+    }
+
+    /// <summary>
+    /// A body that is not an EventBatch is one fault whether it travels as <c>body</c> or as <c>bodyText</c>: the
+    /// envelope is fine, so the decoder hands the event on, and the flush's per-event check dead-letters only
+    /// that event as invalid-event (before, an array <c>body</c> made the whole message undecodable).
+    /// </summary>
+    [Theory]
+    [InlineData("\"body\":[{\"visitors\":[]}]", "[{\"visitors\":[]}]")]
+    [InlineData("\"bodyText\":\"[{\\\"visitors\\\":[]}]\"", "[{\"visitors\":[]}]")]
+    [InlineData("\"body\":[]", "[]")]
+    [InlineData("\"bodyText\":\"[]\"", "[]")]
+    [InlineData("\"body\":\"{}\"", "\"{}\"")]
+    [InlineData("\"body\":null", "null")]
+    [InlineData("\"bodyText\":\"null\"", "null")]
+    [InlineData("\"body\":42", "42")]
+    [InlineData("\"bodyText\":\"42\"", "42")]
+    [InlineData("\"body\":true", "true")]
+    [InlineData("\"bodyText\":\"\"", "")]
+    [InlineData("\"bodyText\":\"{\"", "{")]
+    [InlineData("\"bodyText\":\"not json\"", "not json")]
+    [InlineData("\"body\":{\"account_id\":\"1\"}", "{\"account_id\":\"1\"}")]
+    public void Decode_hands_on_a_body_that_is_not_an_EventBatch_whatever_its_form_for_the_flush_to_dead_letter_as_invalid_event(string bodyField, string expectedBody)
+    {
+        string good = EventJson(Vector);
+        string odd = "{\"url\":\"" + Vector.Url + "\"," + bodyField + "}";
+        string message = "{\"format\":\"bulkdispatch\",\"version\":1,\"events\":[" + good + "," + odd + "]}";
+
+        var result = MessageDecoder.Decode(message, Legacy);
+
+        Assert.True(result.Succeeded, result.FailureDetail);
+        Assert.Equal(2, result.Events.Count);
+        Assert.Equal(expectedBody, Encoding.UTF8.GetString(result.Events[1].Body.Span));
+        Assert.True(EventBatchParts.TryRead(result.Events[0].Body, out _, out _));
+        Assert.False(EventBatchParts.TryRead(result.Events[1].Body, out _, out string? error));
+        Assert.False(string.IsNullOrWhiteSpace(error));
+    }
+
+    /// <summary>Details that quote queue data go into logs and message attributes: never a raw control character, never unbounded.</summary>
+    [Theory]
+    [InlineData("{\"format\":\"evil\\r\\nINFO: forged line\\u0000\\u0085\\u2028\",\"version\":1,\"events\":[]}", "evil\\r\\nINFO: forged line\\0\\u0085\\u2028")]
+    [InlineData("{\"format\":\"bulkdispatch\",\"version\":\"1\\r\\nINFO: forged\",\"events\":[]}", "1\\r\\nINFO: forged")]
+    [InlineData("{\"format\":\"bulkdispatch\",\"version\":1,\"events\":[]}\n\rINFO: forged", "")]
+    [InlineData("{\"a\\nb\":[[],{}],\"a\\u000ab\":[[],{}]}", "a\\nb")]
+    public void Decode_details_quote_queue_data_without_control_characters(string message, string quoted)
+    {
+        var result = MessageDecoder.Decode(message, Legacy);
+
+        Assert.False(result.Succeeded);
+        Assert.DoesNotContain(result.FailureDetail!, char.IsControl);
+        Assert.DoesNotContain('\u2028', result.FailureDetail!);
+        Assert.Contains(quoted, result.FailureDetail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Decode_details_quote_at_most_a_few_hundred_characters_of_a_huge_value()
+    {
+        string huge = new('x', 200_000);
+        foreach (string message in new[]
+        {
+            "{\"format\":\"" + huge + "\",\"version\":1,\"events\":[]}",
+            "{\"format\":\"bulkdispatch\",\"version\":\"" + huge + "\",\"events\":[]}",
+            "{\"format\":\"bulkdispatch\",\"version\":1" + new string('0', 199_999) + ",\"events\":[]}",
+            "{\"" + huge + "\":[[],{}],\"" + huge + "\":[[],{}]}",
+        })
+        {
+            var result = MessageDecoder.Decode(message, Legacy);
+
+            Assert.False(result.Succeeded);
+            Assert.InRange(result.FailureDetail!.Length, 10, 500);
+            Assert.Contains("200000 characters in all", result.FailureDetail, StringComparison.Ordinal);
         }
     }
 

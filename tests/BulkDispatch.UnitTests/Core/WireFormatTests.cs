@@ -124,6 +124,35 @@ public sealed partial class WireFormatTests
         Assert.ThrowsAny<JsonException>(() => WireFormat.Encode([new QueuedEvent(vector.Url, "POST", vector.Headers, broken, Start)]));
     }
 
+    /// <summary>
+    /// The flush dead-letters an invalid event by writing it alone with <c>EncodeOne</c>. A body from
+    /// <c>bodyText</c> may be any text; embedded raw it broke the dead-letter message, so a redrive found it
+    /// undecodable. Whatever the body, the reader must get the same bytes back.
+    /// </summary>
+    [Theory]
+    [InlineData("")]
+    [InlineData("{")]
+    [InlineData("not json")]
+    [InlineData("{} x")]
+    [InlineData(" {\"visitors\":[]} ")]
+    [InlineData("\n[]")]
+    [InlineData("[1,2]")]
+    [InlineData("null")]
+    [InlineData("\"a string\"")]
+    [InlineData("{\"visitors\":[]}")]
+    [InlineData("{\"note\":\"😀\"}")]
+    public void EncodeOne_gives_the_reader_back_any_body_byte_for_byte(string body)
+    {
+        var bytes = Encoding.UTF8.GetBytes(body);
+        var e = new DecodedEvent("https://logx.optimizely.com/v1/events", "POST", new Dictionary<string, string>(), bytes, null);
+
+        string message = WireFormat.EncodeOne(e, bytes);
+
+        var decoded = MessageDecoder.Decode(message, legacy: null);
+        Assert.True(decoded.Succeeded, $"{decoded.FailureDetail}: {message}");
+        Assert.Equal(body, Encoding.UTF8.GetString(Assert.Single(decoded.Events).Body.Span));
+    }
+
     // A double written with a ".0" fraction, which Newtonsoft's defaults and many serializers rewrite.
     [GeneratedRegex(@"[:\[,]-?\d+\.0[,}\]]")]
     private static partial Regex WholeDouble();

@@ -1,0 +1,181 @@
+using System.Text.Json;
+
+namespace BulkDispatch.Core.Wire;
+
+/// <summary>
+/// Reads the <c>events</c> array of a version-1 message (docs/wire-format.md, Event): each event's fields, with
+/// its body as a slice of the message's bytes. A message with one event that cannot be read yields a failure.
+/// </summary>
+internal static class EventArrayReader
+{
+    /// <summary>Reads the events array at <paramref name="start"/>..<paramref name="end"/> of the message.</summary>
+    public static DecodeResult Read(ReadOnlyMemory<byte> utf8, int start, int end)
+    {
+        var memory = utf8.Slice(start, end - start);
+        var reader = new Utf8JsonReader(memory.Span, MessageDecoder.ReaderOptions);
+        reader.Read(); // StartArray
+        return Read(ref reader, memory);
+    }
+
+    /// <summary>
+    /// Reads the events array the reader is on (its StartArray) to its end, so the caller's reader can go
+    /// on after it whatever the outcome; <paramref name="memory"/> is the text the reader reads.
+    /// </summary>
+    public static DecodeResult Read(ref Utf8JsonReader reader, ReadOnlyMemory<byte> memory)
+    {
+        int arrayDepth = reader.CurrentDepth;
+        var events = new List<DecodedEvent>();
+        DecodeResult? failure = null;
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (failure is not null || reader.TokenType != JsonTokenType.StartObject)
+            {
+                failure ??= DecodeResult.Fail(DeadLetterReason.Undecodable, $"Event {events.Count} is not a JSON object.");
+                reader.Skip();
+                continue;
+            }
+
+            string? url = null;
+            string? verb = null;
+            Dictionary<string, string>? headers = null;
+            DateTimeOffset? enqueuedAt = null;
+            ReadOnlyMemory<byte>? body = null;
+            EventFields seen = EventFields.None;
+            string? problem = null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var field = FieldOf(ref reader);
+                if (field != EventFields.None)
+                {
+                    // A repeated field (or a body given twice, as 'body' and 'bodyText') makes the event mean
+                    // different things to different readers: the URL or body one of them would use is not certain.
+                    problem ??= (seen & field) != 0 ? $"has two '{NameOf(field)}' fields"
+                        : (field & EventFields.AnyBody) != 0 && (seen & EventFields.AnyBody) != 0 ? "has both 'body' and 'bodyText'"
+                        : null;
+                    seen |= field;
+                }
+
+                reader.Read();
+                switch (field)
+                {
+                    case EventFields.Url:
+                        url = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                        break;
+                    case EventFields.Verb:
+                        verb = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                        break;
+                    case EventFields.Headers:
+                        headers = ReadHeaders(ref reader);
+                        break;
+                    case EventFields.EnqueuedAt:
+                        enqueuedAt = reader.TokenType == JsonTokenType.String && reader.TryGetDateTimeOffset(out var at) ? at : null;
+                        break;
+                    case EventFields.Body:
+                        // Any JSON value: whether it is an EventBatch is the flush's check per event (invalid-event),
+                        // the same check, with the same reason, as for a body carried in 'bodyText'.
+                        int bodyStart = (int)reader.TokenStartIndex;
+                        reader.Skip();
+                        body = memory.Slice(bodyStart, (int)reader.BytesConsumed - bodyStart);
+                        break;
+                    case EventFields.BodyText when reader.TokenType == JsonTokenType.String:
+                        // Unescaping gives back exactly the bytes the writer escaped.
+                        var text = new byte[reader.ValueSpan.Length];
+                        int written = reader.CopyString(text);
+                        body = new ReadOnlyMemory<byte>(text, 0, written);
+                        break;
+                    case EventFields.BodyText:
+                        problem ??= "has a 'bodyText' that is not a string";
+                        break;
+                }
+
+                reader.Skip(); // the rest of a value not read above; unknown fields are ignored: later writers may add some
+            }
+
+            int index = events.Count;
+            if (problem is not null)
+            {
+                failure = DecodeResult.Fail(DeadLetterReason.Undecodable, $"Event {index} {problem}.");
+            }
+            else if (string.IsNullOrEmpty(url))
+            {
+                failure = DecodeResult.Fail(DeadLetterReason.Undecodable, $"Event {index} has no 'url' (a non-empty string).");
+            }
+            else if (body is not { } bodyBytes)
+            {
+                failure = DecodeResult.Fail(DeadLetterReason.Undecodable, $"Event {index} has no 'body' (nor 'bodyText').");
+            }
+            else
+            {
+                events.Add(new DecodedEvent(url!, verb ?? "POST", headers ?? new Dictionary<string, string>(), bodyBytes, enqueuedAt));
+            }
+        }
+
+        // The caller's reader must stand on this array's end (a malformed one throws, as Skip did).
+        if (reader.TokenType != JsonTokenType.EndArray || reader.CurrentDepth != arrayDepth)
+        {
+            throw new JsonException("The events array does not end.");
+        }
+
+        return failure ?? DecodeResult.Ok(events);
+    }
+
+    /// <summary>The event fields this reader knows, as flags so an event can note which it has seen.</summary>
+    [Flags]
+    private enum EventFields
+    {
+        None = 0,
+        Url = 1,
+        Verb = 2,
+        Headers = 4,
+        EnqueuedAt = 8,
+        Body = 16,
+        BodyText = 32,
+        AnyBody = Body | BodyText,
+    }
+
+    /// <summary>The known field whose name the reader is on (compared unescaped, as every JSON reader does), or None.</summary>
+    private static EventFields FieldOf(ref Utf8JsonReader reader) =>
+        reader.ValueTextEquals("url"u8) ? EventFields.Url
+        : reader.ValueTextEquals("verb"u8) ? EventFields.Verb
+        : reader.ValueTextEquals("headers"u8) ? EventFields.Headers
+        : reader.ValueTextEquals("enqueuedAt"u8) ? EventFields.EnqueuedAt
+        : reader.ValueTextEquals("body"u8) ? EventFields.Body
+        : reader.ValueTextEquals("bodyText"u8) ? EventFields.BodyText
+        : EventFields.None;
+
+    private static string NameOf(EventFields field) => field switch
+    {
+        EventFields.Url => "url",
+        EventFields.Verb => "verb",
+        EventFields.Headers => "headers",
+        EventFields.EnqueuedAt => "enqueuedAt",
+        EventFields.Body => "body",
+        _ => "bodyText",
+    };
+
+    private static Dictionary<string, string> ReadHeaders(ref Utf8JsonReader reader)
+    {
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            reader.Skip();
+            return headers;
+        }
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            string name = reader.GetString()!;
+            reader.Read();
+            if (reader.TokenType == JsonTokenType.String)
+            {
+                headers[name] = reader.GetString()!;
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+
+        return headers;
+    }
+}
