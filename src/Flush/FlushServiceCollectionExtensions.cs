@@ -23,14 +23,30 @@ public static class FlushServiceCollectionExtensions
     /// <paramref name="configuration"/>. Services already registered (for example an <see cref="IAmazonSQS"/>
     /// or a <see cref="TimeProvider"/>) are kept.
     /// </summary>
-    public static IServiceCollection AddBulkDispatchFlush(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddBulkDispatchFlush(this IServiceCollection services, IConfiguration configuration) =>
+        AddBulkDispatchFlush(services, configuration, validateOnStart: true);
+
+    /// <summary>
+    /// Adds <see cref="FlushEngine"/> as <see cref="AddBulkDispatchFlush(IServiceCollection, IConfiguration)"/> does, choosing
+    /// when bad settings are reported.
+    /// </summary>
+    /// <param name="services">The services to add to.</param>
+    /// <param name="configuration">Where the <c>BulkDispatch:*</c> settings are read.</param>
+    /// <param name="validateOnStart">
+    /// <see langword="true"/>: a host with bad settings fails to start (the CLI's <c>serve</c>). <see langword="false"/>:
+    /// the host starts whatever the settings, and every <see cref="FlushEngine.RunAsync(FlushRunOptions, CancellationToken)"/>
+    /// throws <see cref="BulkDispatchConfigurationException"/> naming each bad setting before it receives anything. For hosts
+    /// where a failed start is invisible: the Azure Functions host restarts a worker that dies at start in a loop, and its
+    /// operator sees no failed run, only a function that never runs.
+    /// </param>
+    public static IServiceCollection AddBulkDispatchFlush(this IServiceCollection services, IConfiguration configuration, bool validateOnStart)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
 
-        services.AddOptions<SqsOptions>().Bind(configuration.GetSection(SqsOptions.Section)).ValidateOnStart();
-        services.AddOptions<FlushOptions>().Bind(configuration.GetSection(FlushOptions.Section)).ValidateOnStart();
-        services.AddOptions<OptimizelyOptions>().Bind(configuration.GetSection(OptimizelyOptions.Section)).ValidateOnStart();
+        BindSection<SqsOptions>(services, configuration, SqsOptions.Section, validateOnStart);
+        BindSection<FlushOptions>(services, configuration, FlushOptions.Section, validateOnStart);
+        BindSection<OptimizelyOptions>(services, configuration, OptimizelyOptions.Section, validateOnStart);
         services.AddOptions<LegacyOptions>().Bind(configuration.GetSection(LegacyOptions.Section));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SqsOptions>>(new DelegateOptionsValidator<SqsOptions>(SettingsValidation.Validate)));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FlushOptions>>(new DelegateOptionsValidator<FlushOptions>(SettingsValidation.Validate)));
@@ -88,5 +104,16 @@ public static class FlushServiceCollectionExtensions
             sp.GetRequiredService<FlushMetrics>(),
             sp.GetRequiredService<ILogger<FlushEngine>>()));
         return services;
+    }
+
+    // Without ValidateOnStart the validators below still run, on first use: SettingsValidation collects them per run.
+    private static void BindSection<T>(IServiceCollection services, IConfiguration configuration, string section, bool validateOnStart)
+        where T : class
+    {
+        var options = services.AddOptions<T>().Bind(configuration.GetSection(section));
+        if (validateOnStart)
+        {
+            options.ValidateOnStart();
+        }
     }
 }

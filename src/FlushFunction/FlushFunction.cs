@@ -1,6 +1,8 @@
+using System.Globalization;
 using BulkDispatch.Flush.Configuration;
 using BulkDispatch.Flush.Engine;
 using BulkDispatch.Flush.Hosting;
+using BulkDispatch.Flush.Reporting;
 using Microsoft.Azure.Functions.Worker;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -9,7 +11,7 @@ namespace BulkDispatch.FlushFunction;
 
 /// <summary>The timer: one flush per <c>FlushSchedule</c> tick, ending before the host's functionTimeout.</summary>
 /// <remarks>Public because the Functions worker only indexes public classes and methods.</remarks>
-public sealed class FlushFunction(FlushEngine engine, IOptions<FlushOptions> flushOptions, ILogger<FlushFunction> logger)
+public sealed partial class FlushFunction(FlushEngine engine, IOptions<FlushOptions> flushOptions, ILogger<FlushFunction> logger)
 {
     // Read once: host.json sits beside the worker, and the override arrives as an app setting.
     private static readonly Lazy<TimeSpan?> FunctionTimeout = new(() =>
@@ -22,26 +24,75 @@ public sealed class FlushFunction(FlushEngine engine, IOptions<FlushOptions> flu
 
     /// <summary>Runs one flush for this tick; a past-due tick is logged and run at once.</summary>
     /// <param name="timer">The tick (past due or not, the next occurrence).</param>
-    /// <param name="cancellationToken">The host's token; not relied on: the run keeps its own deadline.</param>
+    /// <param name="cancellationToken">
+    /// Cancelled when the host sends <c>InvocationCancel</c> (it is stopping, or functionTimeout passed): receiving stops and
+    /// what was received is still sent. The run does not wait for it: its own deadline ends before functionTimeout.
+    /// </param>
+    /// <exception cref="BulkDispatchConfigurationException">
+    /// The settings are invalid: nothing was received, and the invocation fails with every bad setting named.
+    /// </exception>
     [Function("Flush")]
     public async Task RunAsync([TimerTrigger("%FlushSchedule%")] TimerInfo timer, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(timer);
         if (timer.IsPastDue)
         {
-            logger.LogWarning("Flush timer is past due (last run {Last}); running now", timer.ScheduleStatus?.Last);
+            LogPastDue(logger, timer.ScheduleStatus?.Last);
         }
 
-        // The engine logs the run's report as one structured line and throws
-        // BulkDispatchConfigurationException (naming each bad setting) before receiving anything.
-        var budget = HostTimeBudget.ReceiveBudget(FunctionTimeout.Value, flushOptions.Value);
-        var report = await engine.RunAsync(new FlushRunOptions { MaxDuration = budget }, cancellationToken);
-        logger.LogInformation(
-            "Flush function run {RunId} {Outcome}: {Delivered} events delivered, {DeadLettered} dead-lettered, stopped because {StopReason}; next tick {Next}",
-            report.RunId,
-            report.Complete ? "complete" : "incomplete (the rest stays queued for the next tick)",
-            report.EventsDelivered,
-            report.DeadLettered.Values.Sum(),
-            report.StopReason,
-            timer.ScheduleStatus?.Next);
+        var report = await engine.RunAsync(new FlushRunOptions { MaxDuration = ReceiveBudget() }, cancellationToken);
+        var next = timer.ScheduleStatus?.Next;
+        long deadLettered = report.DeadLettered.Values.Sum();
+        if (report.QueueDrained && report.Complete)
+        {
+            LogDrained(logger, report.RunId, report.EventsDelivered, deadLettered, next);
+        }
+        else
+        {
+            LogNotDrained(logger, report.RunId, report.StopReason, WhyNotDrained(report), report.EventsDelivered, deadLettered,
+                report.ApproximateMessagesLeft?.ToString(CultureInfo.InvariantCulture) ?? "unknown", next);
+        }
     }
+
+    /// <summary>What functionTimeout leaves for receiving; <see langword="null"/> while the settings do not bind.</summary>
+    private TimeSpan? ReceiveBudget()
+    {
+        FlushOptions flush;
+        try
+        {
+            flush = flushOptions.Value;
+        }
+        catch (Exception ex) when (ex is OptionsValidationException or InvalidOperationException)
+        {
+            // A value out of range or one the binder cannot read (InvalidOperationException): the engine's own
+            // check, the first thing RunAsync does, names it with every other bad setting and fails the invocation.
+            return null;
+        }
+
+        return HostTimeBudget.ReceiveBudget(FunctionTimeout.Value, flush);
+    }
+
+    private static string WhyNotDrained(FlushReport report)
+    {
+        string why = report.StopReason switch
+        {
+            FlushStopReason.MaxDuration => "the run's time budget ran out (BulkDispatch__Flush__MaxDuration, or what functionTimeout leaves)",
+            FlushStopReason.Cancelled => "the host cancelled the invocation (it is stopping, or functionTimeout passed)",
+            FlushStopReason.MessageLimit => "BulkDispatch__Flush__MaxMessagesPerRun messages were received",
+            FlushStopReason.TransientFailure => "the Event API or SQS kept failing",
+            _ => "the queue answered empty but not everything received was delivered",
+        };
+        return report.LastFailure is { } failure ? $"{why} (last failure: {failure})" : why;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Flush timer is past due (last run {Last}); running now")]
+    private static partial void LogPastDue(ILogger logger, DateTime? last);
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Flush function run {RunId}: queue drained; {EventsDelivered} events delivered, {DeadLettered} dead-lettered; next tick {Next}")]
+    private static partial void LogDrained(ILogger logger, string runId, long eventsDelivered, long deadLettered, DateTime? next);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Flush function run {RunId}: queue NOT drained, stopped ({StopReason}) because {Why}; {EventsDelivered} events delivered, {DeadLettered} dead-lettered, about {Left} messages left for the next tick {Next}")]
+    private static partial void LogNotDrained(ILogger logger, string runId, FlushStopReason stopReason, string why, long eventsDelivered, long deadLettered, string left, DateTime? next);
 }

@@ -6,9 +6,10 @@ namespace BulkDispatch.Flush.Hosting;
 
 /// <summary>
 /// Fits a run inside a host that kills its function after <c>functionTimeout</c> (Azure Functions).
-/// The isolated worker's cancellation token is not reliably signalled at that timeout, so the run
-/// must end on its own deadline first: receiving stops early enough that <c>SendGrace</c> and a
-/// margin for start-up and the report still fit.
+/// The host does cancel the invocation then (the isolated worker cancels the function's token on the
+/// host's <c>InvocationCancel</c>), but it may restart the worker right after, so the run must end on
+/// its own deadline first: receiving stops early enough that <c>SendGrace</c> and a margin for
+/// start-up and the report still fit.
 /// </summary>
 internal static class HostTimeBudget
 {
