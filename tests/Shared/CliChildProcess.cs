@@ -9,7 +9,10 @@ namespace BulkDispatch.Tests.Shared;
 /// </summary>
 internal static class CliChildProcess
 {
-    /// <summary>A start description with redirected streams, no <c>BulkDispatch*</c>/<c>AWS_*</c> variables inherited, and the emulator's dummy keys.</summary>
+    /// <summary>
+    /// A start description with redirected streams, no <c>BulkDispatch*</c>/<c>AWS_*</c> variables inherited, the emulator's
+    /// dummy keys, and the repository's emulator folder for <c>demo</c>.
+    /// </summary>
     public static ProcessStartInfo StartInfo(string workingDirectory, IEnumerable<string> args)
     {
         var start = new ProcessStartInfo(DotnetHost())
@@ -34,10 +37,31 @@ internal static class CliChildProcess
             start.Environment.Remove(key);
         }
 
+        // The demo's emulator from the repository's tools/sqs-emulator (installed by scripts/test.sh), not the copy the
+        // tool installs into the user's cache on first use (tests/BulkDispatch.IntegrationTests/ToolPackageTests covers that).
+        if (RepositoryEmulatorFolder() is { } emulator)
+        {
+            start.Environment["BULKDISPATCH_SQS_EMULATOR_DIR"] = emulator;
+        }
+
         start.Environment["AWS_ACCESS_KEY_ID"] = "test";
         start.Environment["AWS_SECRET_ACCESS_KEY"] = "test";
         start.Environment["AWS_EC2_METADATA_DISABLED"] = "true";
         return start;
+    }
+
+    private static string? RepositoryEmulatorFolder()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "tools", "sqs-emulator");
+            if (File.Exists(Path.Combine(candidate, "start.mjs")))
+            {
+                return candidate;
+            }
+        }
+
+        return null;
     }
 
     private static string CliDll()
