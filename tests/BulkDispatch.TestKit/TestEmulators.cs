@@ -9,10 +9,8 @@ namespace BulkDispatch.TestKit;
 /// </summary>
 internal static class TestEmulators
 {
-    private static readonly Lazy<string> RepositoryFolder = new(FindRepositoryFolder);
-
-    /// <summary>The repository's tools/sqs-emulator folder, found from the test's output folder upwards.</summary>
-    public static string Directory => RepositoryFolder.Value;
+    /// <summary>The repository's tools/sqs-emulator folder.</summary>
+    public static string Directory => RepositoryFolders.SqsEmulator;
 
     /// <summary>Starts a plain emulator (no aids) on <paramref name="port"/> (0: a free one).</summary>
     public static Task<SqsEmulator> StartAsync(int port = 0, CancellationToken cancellationToken = default) =>
@@ -87,20 +85,6 @@ internal static class TestEmulators
         }
 
         return await StartWithStateAsync(emulator.Port, stateFile, cancellationToken);
-    }
-
-    private static string FindRepositoryFolder()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "tools", "sqs-emulator");
-            if (File.Exists(Path.Combine(candidate, "start.mjs")))
-            {
-                return candidate;
-            }
-        }
-
-        throw new InvalidOperationException($"Could not find tools/sqs-emulator/start.mjs above {AppContext.BaseDirectory}: the tests run from a clone of the repository.");
     }
 
     /// <summary>Signs with the key the guarded emulator currently requires, so clients made before a rotation keep working.</summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using BulkDispatch.TestKit;
 
 namespace BulkDispatch.Tests.Shared;
 
@@ -39,29 +40,12 @@ internal static class CliChildProcess
 
         // The demo's emulator from the repository's tools/sqs-emulator (installed by scripts/test.sh), not the copy the
         // tool installs into the user's cache on first use (tests/BulkDispatch.IntegrationTests/ToolPackageTests covers that).
-        if (RepositoryEmulatorFolder() is { } emulator)
-        {
-            start.Environment["BULKDISPATCH_SQS_EMULATOR_DIR"] = emulator;
-        }
+        start.Environment["BULKDISPATCH_SQS_EMULATOR_DIR"] = RepositoryFolders.SqsEmulator;
 
         start.Environment["AWS_ACCESS_KEY_ID"] = "test";
         start.Environment["AWS_SECRET_ACCESS_KEY"] = "test";
         start.Environment["AWS_EC2_METADATA_DISABLED"] = "true";
         return start;
-    }
-
-    private static string? RepositoryEmulatorFolder()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "tools", "sqs-emulator");
-            if (File.Exists(Path.Combine(candidate, "start.mjs")))
-            {
-                return candidate;
-            }
-        }
-
-        return null;
     }
 
     private static string CliDll()

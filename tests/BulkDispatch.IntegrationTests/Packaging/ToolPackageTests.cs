@@ -4,6 +4,7 @@ using System.Reflection;
 using System.Text;
 using System.Xml.Linq;
 using BulkDispatch.IntegrationTests.Infrastructure;
+using BulkDispatch.TestKit;
 using Xunit.Abstractions;
 
 namespace BulkDispatch.IntegrationTests.Packaging;
@@ -93,7 +94,7 @@ public sealed class ToolPackageTests(ITestOutputHelper output)
     private async Task PackAsync(string project, string outputFolder)
     {
         string configuration = typeof(ToolPackageTests).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
-        var pack = await RunAsync(RepositoryRoot(), Dotnet(), ["pack", Path.Combine(RepositoryRoot(), project), "-c", configuration, "--no-build", "-o", outputFolder, "-nologo"]);
+        var pack = await RunAsync(RepositoryFolders.Root, Dotnet(), ["pack", Path.Combine(RepositoryFolders.Root, project), "-c", configuration, "--no-build", "-o", outputFolder, "-nologo"]);
         Assert.True(pack.ExitCode == 0, pack.ToString());
     }
 
@@ -156,19 +157,6 @@ public sealed class ToolPackageTests(ITestOutputHelper output)
         var result = new CliResult(process.ExitCode, await stdout, await stderr);
         output.WriteLine(result.ToString());
         return result;
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "BulkDispatch.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No BulkDispatch.sln above {AppContext.BaseDirectory}.");
     }
 
     private static string Dotnet()

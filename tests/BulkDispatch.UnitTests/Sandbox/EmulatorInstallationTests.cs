@@ -1,4 +1,5 @@
 using BulkDispatch.Sandbox;
+using BulkDispatch.TestKit;
 
 namespace BulkDispatch.UnitTests.Sandbox;
 
@@ -16,7 +17,7 @@ public sealed class EmulatorInstallationTests
         {
             using var stream = assembly.GetManifestResourceStream("sqs-emulator/" + name)!;
             using var reader = new StreamReader(stream);
-            Assert.Equal(File.ReadAllText(Path.Combine(RepositoryEmulatorFolder(), name)), reader.ReadToEnd());
+            Assert.Equal(File.ReadAllText(Path.Combine(RepositoryFolders.SqsEmulator, name)), reader.ReadToEnd());
         }
     }
 
@@ -38,18 +39,4 @@ public sealed class EmulatorInstallationTests
     [InlineData("node: not found", null)]
     public void Node_major_version_is_read_from_node_version(string output, int? major) =>
         Assert.Equal(major, NodeRuntime.ParseMajorVersion(output));
-
-    private static string RepositoryEmulatorFolder()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "tools", "sqs-emulator");
-            if (File.Exists(Path.Combine(candidate, "start.mjs")))
-            {
-                return candidate;
-            }
-        }
-
-        throw new InvalidOperationException("tools/sqs-emulator not found above " + AppContext.BaseDirectory);
-    }
 }
