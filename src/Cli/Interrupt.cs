@@ -4,9 +4,10 @@ namespace BulkDispatch.Cli;
 
 /// <summary>
 /// Ctrl+C and SIGTERM for the commands that run to an end (flush, stats, redrive, demo): the first signal cancels the
-/// command's token, so it stops receiving, finishes what it holds and stops what it started, then exits 1 (incomplete);
-/// a second Ctrl+C ends the process at once (nothing is lost: messages not yet deleted come back after their
-/// visibility timeout, and the emulator child stops when our end of its standard input closes).
+/// command's token, so it stops taking on anything new, finishes what it holds and stops what it started (a flush
+/// sends what it received and reports; <c>demo --keep-running</c> stops as asked; the others exit 1). A second Ctrl+C
+/// ends the process at once: nothing is lost (messages not yet deleted come back after their visibility timeout) and
+/// the emulator child stops when our end of its standard input closes.
 /// </summary>
 /// <remarks>
 /// System.CommandLine's own handling ends an asynchronous command 2 seconds after the signal with 130 or 143, which

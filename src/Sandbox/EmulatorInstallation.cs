@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.RegularExpressions;
 
 namespace BulkDispatch.Sandbox;
 
@@ -12,7 +13,7 @@ namespace BulkDispatch.Sandbox;
 /// to a per-user cache folder and installed there with <c>npm ci</c>, so <c>bulkdispatch demo</c> works from
 /// any folder on a machine with Node.js. The tests point it at the repository's tools/sqs-emulator instead.
 /// </summary>
-internal static class EmulatorInstallation
+internal static partial class EmulatorInstallation
 {
     /// <summary>Environment variable naming a folder that holds start.mjs to use instead of the shipped copy.</summary>
     internal const string DirectoryVariable = "BULKDISPATCH_SQS_EMULATOR_DIR";
@@ -255,11 +256,16 @@ internal static class EmulatorInstallation
         var errors = output.ToString()
             .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Where(l => (l.StartsWith("npm error", StringComparison.Ordinal) || l.StartsWith("npm ERR!", StringComparison.Ordinal))
-                && !l.Contains("complete log", StringComparison.OrdinalIgnoreCase))
-            .Take(3)
+                && !l.Contains("complete log", StringComparison.OrdinalIgnoreCase)
+                && !NpmErrorDetailLine().IsMatch(l))
+            .Take(2)
             .ToList();
         return errors.Count > 0 ? string.Join("; ", errors) : output.LastLine() ?? "no output";
     }
+
+    // "npm error code ECONNREFUSED", "npm error errno ...": the line after them says it in words.
+    [GeneratedRegex(@"^npm (error|ERR!) (code|errno|syscall|path|dest) ")]
+    private static partial Regex NpmErrorDetailLine();
 
     private static async Task PumpAsync(StreamReader reader, BoundedLog log)
     {
