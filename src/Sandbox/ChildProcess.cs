@@ -11,6 +11,31 @@ internal static class ChildProcess
     /// <summary>How long a child is waited for after the polite stop before its process tree is killed.</summary>
     internal static readonly TimeSpan DefaultStopGracePeriod = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How every child here is started: no shell, no window, all three streams redirected (UTF-8), so its output can be
+    /// quoted in a failure and closing its standard input can ask it to stop.
+    /// </summary>
+    public static ProcessStartInfo StartInfo(string fileName, string? workingDirectory, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(fileName)
+        {
+            WorkingDirectory = workingDirectory ?? string.Empty,
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            CreateNoWindow = true,
+            StandardOutputEncoding = System.Text.Encoding.UTF8,
+            StandardErrorEncoding = System.Text.Encoding.UTF8,
+        };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        return start;
+    }
+
     /// <summary>The full path of <paramref name="command"/> on PATH (with .exe/.cmd on Windows), or <see langword="null"/>.</summary>
     public static string? FindOnPath(string command)
     {

@@ -193,32 +193,11 @@ internal static partial class EmulatorInstallation
 
     private static async Task RunNpmCiAsync(string npm, string directory, CancellationToken cancellationToken)
     {
-        var startInfo = new ProcessStartInfo
-        {
-            WorkingDirectory = directory,
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            CreateNoWindow = true,
-        };
-        if (OperatingSystem.IsWindows())
-        {
-            // npm is a .cmd script on Windows, which only cmd.exe can run.
-            startInfo.FileName = "cmd.exe";
-            startInfo.ArgumentList.Add("/c");
-            startInfo.ArgumentList.Add(npm);
-        }
-        else
-        {
-            startInfo.FileName = npm;
-        }
-
         // --prefer-offline: tarballs already in npm's own cache are not downloaded again (the lock file pins their integrity).
-        foreach (var argument in new[] { "ci", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error" })
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
+        string[] arguments = ["ci", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error"];
+        var startInfo = OperatingSystem.IsWindows()
+            ? ChildProcess.StartInfo("cmd.exe", directory, ["/c", npm, .. arguments]) // npm is a .cmd script there, which only cmd.exe runs
+            : ChildProcess.StartInfo(npm, directory, arguments);
 
         using var process = Process.Start(startInfo) ?? throw new SandboxSetupException(SandboxSetupProblem.Prerequisite, $"Could not start '{npm}'.");
         process.StandardInput.Close();

@@ -48,37 +48,44 @@ internal static class NodeRuntime
 
     private static async Task<string> ReadVersionAsync(string node, CancellationToken cancellationToken)
     {
-        var start = new ProcessStartInfo(node)
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            CreateNoWindow = true,
-        };
-        start.ArgumentList.Add("--version");
+        Process? process;
         try
         {
-            using var process = Process.Start(start);
-            if (process is null)
-            {
-                return string.Empty;
-            }
-
-            process.StandardInput.Close();
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(TimeSpan.FromSeconds(10));
-            var output = await process.StandardOutput.ReadToEndAsync(timeout.Token);
-            await process.WaitForExitAsync(timeout.Token);
-            return output.Trim();
+            process = Process.Start(ChildProcess.StartInfo(node, workingDirectory: null, "--version"));
         }
         catch (System.ComponentModel.Win32Exception ex)
         {
             throw new SandboxSetupException(SandboxSetupProblem.Prerequisite, $"'{node} --version' could not be run ({ex.Message}). {InstallHint}", ex);
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+
+        if (process is null)
         {
             return string.Empty;
+        }
+
+        using (process)
+        {
+            process.StandardInput.Close();
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(10));
+            try
+            {
+                var output = process.StandardOutput.ReadToEndAsync(timeout.Token);
+                var errors = process.StandardError.ReadToEndAsync(timeout.Token); // drained, so a chatty node cannot block
+                await process.WaitForExitAsync(timeout.Token);
+                await errors;
+                return (await output).Trim();
+            }
+            catch (OperationCanceledException)
+            {
+                ChildProcess.KillTree(process);
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    throw;
+                }
+
+                return string.Empty; // no answer in 10 s: reported as "of unknown version"
+            }
         }
     }
 }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Text;
 using System.Text.Json.Nodes;
 using Amazon.SQS;
 using Amazon.SQS.Model;
@@ -73,18 +72,7 @@ internal sealed class SqsEmulator : IAsyncDisposable
         var node = await NodeRuntime.FindNodeAsync(cancellationToken);
         var directory = await EmulatorInstallation.PrepareAsync(options.Directory, options.Progress, cancellationToken);
 
-        var startInfo = new ProcessStartInfo(node)
-        {
-            WorkingDirectory = directory,
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            CreateNoWindow = true,
-            StandardOutputEncoding = Encoding.UTF8,
-            StandardErrorEncoding = Encoding.UTF8,
-        };
-        startInfo.ArgumentList.Add(EmulatorInstallation.StartScript);
+        var startInfo = ChildProcess.StartInfo(node, directory, EmulatorInstallation.StartScript);
         foreach (var (name, value) in options.Environment)
         {
             startInfo.Environment[name] = value;
