@@ -7,6 +7,7 @@ using Amazon.SQS.Model;
 using BulkDispatch.Flush;
 using BulkDispatch.Flush.Engine;
 using BulkDispatch.Sandbox;
+using BulkDispatch.TestKit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -16,7 +17,7 @@ int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) 
 var c = CultureInfo.InvariantCulture;
 
 Console.WriteLine(string.Create(c, $"BulkDispatch flush benchmark: {events} SDK events, {rounds} rounds, {Environment.ProcessorCount} cores, .NET {Environment.Version}"));
-await using var emulator = await SqsEmulator.StartAsync();
+await using var emulator = await TestEmulators.StartAsync();
 await using var eventApi = await LocalEventApi.StartAsync();
 eventApi.ValidateSchema = false; // measured separately: see docs/benchmarks.md
 var generated = DemoEvents.GenerateEvents(events);

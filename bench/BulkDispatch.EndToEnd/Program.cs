@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using BulkDispatch.EndToEnd;
 using BulkDispatch.Sandbox;
+using BulkDispatch.TestKit;
 
 // Usage (from the repository root; docs/benchmarks.md, "End to end"):
 //   dotnet run -c Release --project bench/BulkDispatch.EndToEnd -- [--sizes 10000,100000,1000000] [--baseline-sample 10000]
@@ -88,14 +89,15 @@ var workload = Workload.Load(root);
 using var flushes = new FlushProcesses(cli, null);
 using var compareFlushes = compareCli is null ? null : new FlushProcesses(compareCli, null);
 using var tracedFlushes = traceDirectory is null ? null : new FlushProcesses(cli, traceDirectory);
-await using var emulator = await SqsEmulator.StartAsync(cancellationToken: ct);
+await using var emulator = await TestEmulators.StartAsync(cancellationToken: ct);
 await using var api = await LocalEventApi.StartAsync(ct);
 api.ValidateSchema = false; // NJsonSchema on multi-MB bodies costs more CPU than the flush (docs/benchmarks.md)
 api.RetainRequests = false; // count uuids, do not keep 2 GB of bodies
+var faults = EventApiFaults.InjectInto(api); // the outage scenario
 try
 {
-    var scenarios = new Scenarios(emulator, api, workload, flushes, Say);
-    var traced = tracedFlushes is null ? null : new Scenarios(emulator, api, workload, tracedFlushes, Say);
+    var scenarios = new Scenarios(emulator, api, faults, workload, flushes, Say);
+    var traced = tracedFlushes is null ? null : new Scenarios(emulator, api, faults, workload, tracedFlushes, Say);
 
     Say(string.Create(c, $"workload: the {workload.Templates} recorded C# SDK LogEvents cycled, uuids and visitor ids varied per round; {workload.TotalVisitors(1000) / 1000.0:0.00} visitors per event"));
 

@@ -10,6 +10,7 @@ using Amazon.SQS.Model;
 using BulkDispatch.Core.Wire;
 using BulkDispatch.Producer;
 using BulkDispatch.Sandbox;
+using BulkDispatch.TestKit;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace BulkDispatch.EndToEnd;
@@ -74,7 +75,7 @@ internal sealed class Figures
 }
 
 /// <summary>The runs the benchmark is made of, all against one emulator and one local Event API.</summary>
-internal sealed class Scenarios(SqsEmulator emulator, LocalEventApi api, Workload workload, FlushProcesses flushes, Action<string> say)
+internal sealed class Scenarios(SqsEmulator emulator, LocalEventApi api, EventApiFaults faults, Workload workload, FlushProcesses flushes, Action<string> say)
 {
     private const int BilledChunk = 64 * 1024;
     private const int OutageVisibilitySeconds = 3;
@@ -292,7 +293,7 @@ internal sealed class Scenarios(SqsEmulator emulator, LocalEventApi api, Workloa
                 ["visitors"] = visitors,
             };
             bool down = endpointDownAtTick?.Invoke(figures.Ticks) ?? false;
-            api.FaultPolicy = down ? _ => EventApiFault.Status(503) : null;
+            faults.Policy = down ? _ => EventApiFault.Status(503) : null;
             using var content = new StringContent(batch.ToJsonString(), Encoding.UTF8);
             content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
             using var response = await http.PostAsync(api.EventsUrl, content, ct); // no retry, as in the reference
@@ -302,7 +303,7 @@ internal sealed class Scenarios(SqsEmulator emulator, LocalEventApi api, Workloa
             }
         }
 
-        api.FaultPolicy = null;
+        faults.Policy = null;
         figures.EndToEndSeconds = Stopwatch.GetElapsedTime(startedAt, api.Counts.LastAcceptedAt).TotalSeconds;
         figures.FlushSeconds = clock.Elapsed.TotalSeconds - figures.PublishSeconds;
         foreach (var (op, c) in sendCounts.Concat(counts))
@@ -346,14 +347,14 @@ internal sealed class Scenarios(SqsEmulator emulator, LocalEventApi api, Workloa
         var settings = FlushSettings(queue, quickRetries);
         for (int tick = 0; tick < downTicks; tick++)
         {
-            api.FaultPolicy = _ => EventApiFault.Status(503);
+            faults.Policy = _ => EventApiFault.Status(503);
             var down = await flushes.RunAsync(settings, ct);
             say(string.Create(C, $"  outage, product: flush run {tick + 1} during the outage exited {down.ExitCode}, {down.MessagesReceived} messages received, {down.EventsDelivered} events delivered"));
             // The next tick comes after the visibility timeout, as a minute does in production: the held messages are back.
             await Task.Delay(TimeSpan.FromSeconds(OutageVisibilitySeconds + 0.5), ct);
         }
 
-        api.FaultPolicy = null;
+        faults.Policy = null;
         // The messages the failed runs held come back when their visibility timeout ends.
         long expected = workload.TotalUuids(events);
         var deadline = Stopwatch.StartNew();

@@ -8,6 +8,7 @@ using Amazon.SQS;
 using Amazon.SQS.Model;
 using BulkDispatch.Core.Wire;
 using BulkDispatch.Sandbox;
+using BulkDispatch.TestKit;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace BulkDispatch.Producer.Benchmarks;
@@ -35,7 +36,7 @@ internal static class Harness
         var mix = Workload.Mix(1000);
         Say($"workload: {mix.Length} distinct DemoEvents SDK events cycled, {mix.Average(Workload.VisitorCount):0.0} visitors and {Workload.AverageBodyBytes(mix):N0} body bytes per event on average");
 
-        await using var emulator = await SqsEmulator.StartAsync();
+        await using var emulator = await TestEmulators.StartAsync();
         using var emulatorClient = emulator.CreateClient();
         Say($"fauxqs on {emulator.ServiceUrl}");
 

@@ -16,8 +16,7 @@ namespace BulkDispatch.Sandbox;
 /// <summary>
 /// A real HTTP server on loopback that plays Optimizely's Event API (<c>POST /v1/events</c>, or any
 /// path ending in <c>/events</c>): it validates every body against the EventBatch schema, records
-/// every request, answers 204, and misbehaves on demand through <see cref="FailNext"/> and
-/// <see cref="FaultPolicy"/>.
+/// every request and answers 204, or what its <see cref="Responder"/> decides (the tests' fault injection).
 /// </summary>
 internal sealed class LocalEventApi : IAsyncDisposable
 {
@@ -28,10 +27,9 @@ internal sealed class LocalEventApi : IAsyncDisposable
 
     private readonly WebApplication _app;
     private readonly EventBatchSchema _schema;
-    private readonly TimeProvider _timeProvider = TimeProvider.System;
+    private readonly TimeProvider _timeProvider = TimeProvider.System; // stamps ReceivedAt
     private readonly Lock _gate = new();
     private readonly List<EventApiRequest> _requests = [];
-    private readonly Queue<EventApiFault> _queuedFaults = new();
     private int _sequence;
     private int _schemaFailures;
     private int _disposed;
@@ -45,11 +43,8 @@ internal sealed class LocalEventApi : IAsyncDisposable
     /// <summary>The endpoint to send batches to: <c>http://127.0.0.1:PORT/v1/events</c>.</summary>
     public Uri EventsUrl { get; private set; } = null!;
 
-    /// <summary>
-    /// Consulted for each schema-valid request (after any <see cref="FailNext"/> faults are used up);
-    /// returning <see langword="null"/> means the normal 204. Not cleared by <see cref="Reset"/>.
-    /// </summary>
-    public Func<EventApiRequest, EventApiFault?>? FaultPolicy { get; set; }
+    /// <summary>Answers each schema-valid request; by default 204, as Optimizely does. Not changed by <see cref="Reset"/>.</summary>
+    public IEventApiResponder Responder { get; set; } = AcceptingResponder.Instance;
 
     /// <summary>
     /// Validate each body against the EventBatch schema (default). Benchmarks turn it off: on a
@@ -140,27 +135,18 @@ internal sealed class LocalEventApi : IAsyncDisposable
             api.EventsUrl = new Uri(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{listening}/v1/events"));
             return api;
         }
+        catch (IOException ex) when (ex.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+        {
+            await app.DisposeAsync();
+            throw new SandboxSetupException(
+                SandboxSetupProblem.PortInUse,
+                string.Create(CultureInfo.InvariantCulture, $"Port {port} is already in use, so the local Event API cannot listen on it."),
+                ex);
+        }
         catch
         {
             await app.DisposeAsync();
             throw;
-        }
-    }
-
-    /// <summary>
-    /// Queues faults for the next requests: each schema-valid request takes the next one, before
-    /// <see cref="FaultPolicy"/> is consulted, until the queue is empty.
-    /// </summary>
-    public void FailNext(params EventApiFault[] faults)
-    {
-        ArgumentNullException.ThrowIfNull(faults);
-        lock (_gate)
-        {
-            foreach (var fault in faults)
-            {
-                ArgumentNullException.ThrowIfNull(fault);
-                _queuedFaults.Enqueue(fault);
-            }
         }
     }
 
@@ -186,13 +172,12 @@ internal sealed class LocalEventApi : IAsyncDisposable
         }
     }
 
-    /// <summary>Forgets recorded requests, the schema failure count and queued faults; restarts the sequence.</summary>
+    /// <summary>Forgets recorded requests and the schema failure count; restarts the sequence.</summary>
     public void Reset()
     {
         lock (_gate)
         {
             _requests.Clear();
-            _queuedFaults.Clear();
             _sequence = 0;
             Volatile.Write(ref _schemaFailures, 0);
             Counts.Reset();
@@ -237,86 +222,15 @@ internal sealed class LocalEventApi : IAsyncDisposable
         }
 
         var received = Inspect(context, body);
+        var exchange = new EventApiExchange(context, received, Counts);
         if (received.SchemaError is not null)
         {
             Interlocked.Increment(ref _schemaFailures);
-            await AnswerAsync(context, received, StatusCodes.Status400BadRequest, received.SchemaError, retryAfterSeconds: null);
+            await exchange.AnswerAsync(StatusCodes.Status400BadRequest, received.SchemaError);
             return;
         }
 
-        EventApiFault? fault;
-        try
-        {
-            fault = NextQueuedFault() ?? FaultPolicy?.Invoke(received);
-        }
-        catch (Exception ex)
-        {
-            // A broken policy is a test bug; make it loud in the answer instead of a bare 500.
-            await AnswerAsync(context, received, StatusCodes.Status500InternalServerError, "FaultPolicy threw: " + ex, retryAfterSeconds: null);
-            return;
-        }
-
-        await ApplyAsync(context, received, fault);
-    }
-
-    private async Task ApplyAsync(HttpContext context, EventApiRequest received, EventApiFault? fault)
-    {
-        switch (fault?.Kind)
-        {
-            case null:
-                await AnswerAsync(context, received, StatusCodes.Status204NoContent, body: null, retryAfterSeconds: null);
-                break;
-            case EventApiFaultKind.Status:
-                await AnswerAsync(context, received, fault.StatusCode, fault.Body, fault.RetryAfterSeconds);
-                break;
-            case EventApiFaultKind.Delay:
-                try
-                {
-                    await Task.Delay(fault.DelayDuration, _timeProvider, context.RequestAborted);
-                }
-                catch (OperationCanceledException)
-                {
-                    // The client gave up (its timeout or cancellation) before we answered.
-                    received.Status = EventApiRequest.NoAnswer;
-                    return;
-                }
-
-                await ApplyAsync(context, received, fault.Then);
-                break;
-            case EventApiFaultKind.DropConnection:
-                received.Status = EventApiRequest.NoAnswer;
-                context.Abort();
-                break;
-            default:
-                throw new InvalidOperationException($"Unknown fault kind {fault.Kind}.");
-        }
-    }
-
-    private async Task AnswerAsync(HttpContext context, EventApiRequest received, int status, string? body, long? retryAfterSeconds)
-    {
-        // Recorded before the answer leaves, so a client holding the answer never sees Status = 0.
-        received.Status = status;
-        Counts.Record(received, status is >= 200 and < 300);
-        var response = context.Response;
-        response.StatusCode = status;
-        if (retryAfterSeconds is { } seconds)
-        {
-            response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        }
-
-        if (body is not null && status != StatusCodes.Status204NoContent)
-        {
-            response.ContentType = "text/plain; charset=utf-8";
-            await response.WriteAsync(body, context.RequestAborted);
-        }
-    }
-
-    private EventApiFault? NextQueuedFault()
-    {
-        lock (_gate)
-        {
-            return _queuedFaults.TryDequeue(out var fault) ? fault : null;
-        }
+        await Responder.RespondAsync(exchange);
     }
 
     private EventApiRequest Inspect(HttpContext context, byte[] body)

@@ -5,6 +5,7 @@ using BulkDispatch.Core.Wire;
 using BulkDispatch.FunctionTests.Host;
 using BulkDispatch.FunctionTests.Protocol;
 using BulkDispatch.Sandbox;
+using BulkDispatch.TestKit;
 
 namespace BulkDispatch.FunctionTests;
 
@@ -57,7 +58,7 @@ public sealed partial class FlushFunctionWorkerTests(QueueFixture queues) : ICla
         // queue was not drained and why. Every POST takes 5 s, and received bytes are freed only once answered, so the
         // run holds at most MaxBufferedBytes (2 MB) of the 5 MB backlog when the cancel arrives.
         var firstPost = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        api.FaultPolicy = _ =>
+        EventApiFaults.InjectInto(api).Policy = _ =>
         {
             firstPost.TrySetResult();
             return EventApiFault.Delay(TimeSpan.FromSeconds(5));

@@ -2,6 +2,7 @@ using BulkDispatch.Flush.Reporting;
 using BulkDispatch.IntegrationTests.Infrastructure;
 using BulkDispatch.Sandbox;
 using static BulkDispatch.IntegrationTests.Infrastructure.WireInspection;
+using BulkDispatch.TestKit;
 
 namespace BulkDispatch.IntegrationTests;
 
@@ -70,7 +71,7 @@ public sealed class ConcurrentRunTests(SqsEmulatorFixture fixture) : IClassFixtu
 
         // Run A: one sender, each request answered after 1.5 s, requests small enough to need several:
         // the run lasts several visibility timeouts.
-        h.EventApi.FaultPolicy = _ => EventApiFault.Delay(TimeSpan.FromSeconds(1.5));
+        h.Faults.Policy = _ => EventApiFault.Delay(TimeSpan.FromSeconds(1.5));
         var slow = h.CreateEngine(new Dictionary<string, string?>
         {
             ["BulkDispatch:Flush:SendConcurrency"] = "1",

@@ -50,7 +50,7 @@ public sealed class CrashRecoveryTests(SqsEmulatorFixture fixture, ITestOutputHe
         // has the events, but the process never got to delete their messages.
         var gate = new Lock();
         bool killed = false;
-        h.EventApi.FaultPolicy = _ =>
+        h.Faults.Policy = _ =>
         {
             lock (gate)
             {
@@ -91,7 +91,7 @@ public sealed class CrashRecoveryTests(SqsEmulatorFixture fixture, ITestOutputHe
                 await child.WaitForExitAsync();
             }
 
-            h.EventApi.FaultPolicy = null;
+            h.Faults.Policy = null;
             work.Delete(recursive: true);
         }
 

@@ -7,6 +7,7 @@ using Xunit.Abstractions;
 using BulkDispatch.Tests.Shared;
 using static BulkDispatch.IntegrationTests.Infrastructure.FaultTestHelpers;
 using static BulkDispatch.IntegrationTests.Infrastructure.WireInspection;
+using BulkDispatch.TestKit;
 
 namespace BulkDispatch.IntegrationTests;
 
@@ -38,7 +39,7 @@ public sealed class RejectedVisitorTests(SqsEmulatorFixture fixture, ITestOutput
         var poisonedEvent = events[poisonedEventIndex];
         string poison = TestVectors.VisitorsOf(poisonedEvent.Body).ElementAt(1);
         Assert.Single(Sorted(VisitorsOf(events)), v => v == poison);
-        h.EventApi.FaultPolicy = r => r.VisitorJson.Contains(poison) ? EventApiFault.BadRequest(RejectionText) : null;
+        h.Faults.Policy = r => r.VisitorJson.Contains(poison) ? EventApiFault.BadRequest(RejectionText) : null;
 
         var messages = FlushHarness.Messages(events, perMessage: 3).ToList();
         await h.EnqueueAsync(messages);

@@ -11,6 +11,7 @@ using BulkDispatch.Sandbox;
 using Xunit.Abstractions;
 using static BulkDispatch.IntegrationTests.Infrastructure.FaultTestHelpers;
 using static BulkDispatch.IntegrationTests.Infrastructure.WireInspection;
+using BulkDispatch.TestKit;
 
 namespace BulkDispatch.IntegrationTests;
 
@@ -67,7 +68,7 @@ public sealed partial class ServeCommandTests(SqsEmulatorFixture fixture, ITestO
         var events = DemoEvents.Generate(60, seed: 52);
         var messages = FlushHarness.Messages(events, perMessage: 2).ToList();
         await h.EnqueueAsync(messages);
-        h.EventApi.FaultPolicy = _ => EventApiFault.Delay(TimeSpan.FromSeconds(5));
+        h.Faults.Policy = _ => EventApiFault.Delay(TimeSpan.FromSeconds(5));
         using var dir = new TempDirectory();
         await using var serve = ServeProcess.Start(dir, GoodValues(h), output);
 
@@ -108,7 +109,7 @@ public sealed partial class ServeCommandTests(SqsEmulatorFixture fixture, ITestO
         var events = DemoEvents.Generate(80, seed: 53);
         var messages = FlushHarness.Messages(events, perMessage: 2).ToList();
         await h.EnqueueAsync(messages);
-        h.EventApi.FaultPolicy = _ => EventApiFault.Delay(TimeSpan.FromSeconds(4));
+        h.Faults.Policy = _ => EventApiFault.Delay(TimeSpan.FromSeconds(4));
         using var dir = new TempDirectory();
         await using var serve = ServeProcess.Start(dir, GoodValues(h), output);
 
@@ -127,7 +128,7 @@ public sealed partial class ServeCommandTests(SqsEmulatorFixture fixture, ITestO
         AssertNoOverlap(runs, serve);
 
         // Nothing lost: what was not deleted comes back after the visibility timeout, and the next flush delivers it.
-        h.EventApi.FaultPolicy = null;
+        h.Faults.Policy = null;
         if (await h.DepthAsync(h.QueueUrl) > 0)
         {
             long left = await h.DepthAsync(h.QueueUrl);

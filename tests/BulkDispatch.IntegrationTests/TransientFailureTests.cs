@@ -6,6 +6,7 @@ using BulkDispatch.Sandbox;
 using Xunit.Abstractions;
 using static BulkDispatch.IntegrationTests.Infrastructure.FaultTestHelpers;
 using static BulkDispatch.IntegrationTests.Infrastructure.WireInspection;
+using BulkDispatch.TestKit;
 
 namespace BulkDispatch.IntegrationTests;
 
@@ -24,7 +25,7 @@ public sealed class TransientFailureTests(SqsEmulatorFixture fixture, ITestOutpu
         var events = DemoEvents.Generate(300, seed: 11);
         var messages = FlushHarness.Messages(events, perMessage: 1).ToList();
         await h.EnqueueAsync(messages);
-        h.EventApi.FaultPolicy = _ => EventApiFault.Status(500, "internal error");
+        h.Faults.Policy = _ => EventApiFault.Status(500, "internal error");
 
         // One receive loop and a small memory budget: the run holds only a few messages when the first
         // request runs out of retries, so we can see that it stops receiving instead of draining the queue.
@@ -63,7 +64,8 @@ public sealed class TransientFailureTests(SqsEmulatorFixture fixture, ITestOutpu
         Assert.Equal(0, await h.DepthAsync(h.DeadLetterQueueUrl));
 
         // The endpoint is healthy again: the next run delivers every visitor exactly once.
-        h.EventApi.FaultPolicy = null;
+        h.Faults.Policy = null;
+        h.Faults.ClearQueued();
         h.EventApi.Reset();
         await SetVisibilityTimeoutAsync(h, h.QueueUrl, 30); // no redelivery inside the run on a slow machine
         var second = await h.FlushAsync();
@@ -86,7 +88,7 @@ public sealed class TransientFailureTests(SqsEmulatorFixture fixture, ITestOutpu
         var events = DemoEvents.Generate(200, seed: 12);
         var messages = FlushHarness.Messages(events, perMessage: 2).ToList();
         await h.EnqueueAsync(messages);
-        h.EventApi.FailNext(EventApiFault.TooManyRequests(TimeSpan.FromSeconds(3)));
+        h.Faults.FailNext(EventApiFault.TooManyRequests(TimeSpan.FromSeconds(3)));
 
         var report = await h.FlushAsync(); // RetryBaseDelay is 50 ms: only the header can make the retry wait 3 s
 
@@ -111,7 +113,7 @@ public sealed class TransientFailureTests(SqsEmulatorFixture fixture, ITestOutpu
         var events = DemoEvents.Generate(200, seed: 13);
         var messages = FlushHarness.Messages(events, perMessage: 2).ToList();
         await h.EnqueueAsync(messages);
-        h.EventApi.FailNext(EventApiFault.Status(500, "internal error"));
+        h.Faults.FailNext(EventApiFault.Status(500, "internal error"));
 
         var report = await h.FlushAsync();
 
@@ -135,7 +137,7 @@ public sealed class TransientFailureTests(SqsEmulatorFixture fixture, ITestOutpu
         var events = DemoEvents.Generate(200, seed: 14);
         var messages = FlushHarness.Messages(events, perMessage: 2).ToList();
         await h.EnqueueAsync(messages);
-        h.EventApi.FailNext(EventApiFault.DropConnection());
+        h.Faults.FailNext(EventApiFault.DropConnection());
 
         var report = await h.FlushAsync();
 
@@ -157,7 +159,7 @@ public sealed class TransientFailureTests(SqsEmulatorFixture fixture, ITestOutpu
         var messages = FlushHarness.Messages(events, perMessage: 2).ToList();
         await h.EnqueueAsync(messages);
         var hang = TimeSpan.FromSeconds(20);
-        h.EventApi.FailNext(EventApiFault.Delay(hang)); // would answer 204, far too late
+        h.Faults.FailNext(EventApiFault.Delay(hang)); // would answer 204, far too late
 
         var report = await h.FlushAsync(new Dictionary<string, string?> { ["BulkDispatch:Optimizely:AttemptTimeout"] = "00:00:01" });
 

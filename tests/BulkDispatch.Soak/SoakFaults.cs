@@ -1,10 +1,11 @@
 using System.Collections.Concurrent;
 using BulkDispatch.Sandbox;
+using BulkDispatch.TestKit;
 
 namespace BulkDispatch.Soak;
 
 /// <summary>
-/// The Event API's misbehaviour for the soak, as a <see cref="LocalEventApi.FaultPolicy"/>: any request
+/// The Event API's misbehaviour for the soak, as a <see cref="EventApiFaults.Policy"/>: any request
 /// holding a marked visitor is answered 400 naming those visitors (as Optimizely does for bad data, so
 /// the flush must split and dead-letter exactly them); of the others a seeded share gets a transient
 /// fault (500, 429 with Retry-After, a hang past the client's timeout, a dropped connection). It also

@@ -7,6 +7,7 @@ using Amazon.SQS.Model;
 using BulkDispatch.Core.Wire;
 using BulkDispatch.Producer;
 using BulkDispatch.Sandbox;
+using BulkDispatch.TestKit;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace BulkDispatch.Soak;
@@ -40,15 +41,16 @@ internal static class SoakRunner
         LocalEventApi? api = null;
         try
         {
-            state.Emulator = await SqsEmulator.StartWithStateAsync(0, Path.Combine(work.FullName, "sqs-state.json"), token);
+            state.Emulator = await TestEmulators.StartWithStateAsync(0, Path.Combine(work.FullName, "sqs-state.json"), token);
             var (queueUrl, dlqUrl) = await state.Emulator.CreateQueueWithDeadLetterQueueAsync(
                 "soak-" + o.Seed.ToString(CultureInfo.InvariantCulture), o.VisibilityTimeoutSeconds, maxReceiveCount: 1000, token);
             using var sqs = state.Emulator.CreateClient(); // same port after each restart, so the same endpoint and queue URLs
 
             api = await LocalEventApi.StartAsync(token);
+            var apiFaults = EventApiFaults.InjectInto(api);
             api.ValidateSchema = o.ValidateSchema;
             var faults = new SoakFaults(o.Seed + 1, o.FaultRate, AttemptTimeout + TimeSpan.FromSeconds(3));
-            api.FaultPolicy = request =>
+            apiFaults.Policy = request =>
             {
                 // Flush runs are sequential and a killed one is dead before the next starts: the current run sent this.
                 state.RunOf[request.Sequence] = state.CurrentRun;
@@ -102,7 +104,7 @@ internal static class SoakRunner
         {
             if (api is not null)
             {
-                api.FaultPolicy = null;
+                api.Responder = AcceptingResponder.Instance; // no more faults while it stops
                 await api.DisposeAsync();
             }
 

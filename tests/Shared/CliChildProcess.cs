@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using BulkDispatch.TestKit;
 
 namespace BulkDispatch.Tests.Shared;
 
@@ -9,7 +10,10 @@ namespace BulkDispatch.Tests.Shared;
 /// </summary>
 internal static class CliChildProcess
 {
-    /// <summary>A start description with redirected streams, no <c>BulkDispatch*</c>/<c>AWS_*</c> variables inherited, and the emulator's dummy keys.</summary>
+    /// <summary>
+    /// A start description with redirected streams, no <c>BulkDispatch*</c>/<c>AWS_*</c> variables inherited, the emulator's
+    /// dummy keys, and the repository's emulator folder for <c>demo</c>.
+    /// </summary>
     public static ProcessStartInfo StartInfo(string workingDirectory, IEnumerable<string> args)
     {
         var start = new ProcessStartInfo(DotnetHost())
@@ -33,6 +37,10 @@ internal static class CliChildProcess
         {
             start.Environment.Remove(key);
         }
+
+        // The demo's emulator from the repository's tools/sqs-emulator (installed by scripts/test.sh), not the copy the
+        // tool installs into the user's cache on first use (tests/BulkDispatch.IntegrationTests/ToolPackageTests covers that).
+        start.Environment["BULKDISPATCH_SQS_EMULATOR_DIR"] = RepositoryFolders.SqsEmulator;
 
         start.Environment["AWS_ACCESS_KEY_ID"] = "test";
         start.Environment["AWS_SECRET_ACCESS_KEY"] = "test";

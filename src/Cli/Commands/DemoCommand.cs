@@ -65,11 +65,33 @@ internal static class DemoCommand
         {
             Visitors, KeepRunning, SqsPort, ApiPort, CommonOptions.Json, CommonOptions.Verbose,
         };
-        command.SetAction((parse, cancellationToken) => parse.GetValue(KeepRunning)
+        command.SetAction((parse, cancellationToken) => ReportSetupProblemsAsync(() => parse.GetValue(KeepRunning)
             ? KeepRunningAsync(parse.GetValue(Visitors), parse.GetValue(SqsPort), parse.GetValue(ApiPort), cancellationToken)
-            : RunAsync(parse.GetValue(Visitors), parse.GetValue(CommonOptions.Json), parse.GetValue(CommonOptions.Verbose), cancellationToken));
+            : RunAsync(parse.GetValue(Visitors), parse.GetValue(CommonOptions.Json), parse.GetValue(CommonOptions.Verbose), cancellationToken)));
         return command;
     }
+
+    /// <summary>
+    /// What stops the local stand-ins from starting is the user's to fix (install Node.js, free a port), so it is one
+    /// line and exit 2; an install that failed (no access to the npm registry) is one line and exit 3.
+    /// </summary>
+    private static async Task<int> ReportSetupProblemsAsync(Func<Task<int>> run)
+    {
+        try
+        {
+            return await run();
+        }
+        catch (SandboxSetupException ex)
+        {
+            string hint = ex.Problem == SandboxSetupProblem.PortInUse ? " Stop what uses it, or pick another port: --sqs-port / --api-port (0: a free one)." : "";
+            await Console.Error.WriteLineAsync("bulkdispatch demo: " + ex.Message + hint);
+            return ex.Problem == SandboxSetupProblem.InstallFailed ? ExitCodes.Failed : ExitCodes.BadConfiguration;
+        }
+    }
+
+    /// <summary>The emulator the demo starts: the copy shipped in the tool, installed per user on first use (progress on standard error).</summary>
+    private static Task<SqsEmulator> StartEmulatorAsync(int port, CancellationToken cancellationToken) =>
+        SqsEmulator.StartAsync(new SqsEmulatorOptions { Port = port, Progress = line => Console.Error.WriteLine(line) }, cancellationToken);
 
     /// <summary>
     /// The local stand-ins for another host: fills event-queue on the emulator, serves the Event API,
@@ -83,7 +105,7 @@ internal static class DemoCommand
             return ExitCodes.BadConfiguration;
         }
 
-        await using var emulator = await SqsEmulator.StartAsync(sqsPort, cancellationToken: cancellationToken);
+        await using var emulator = await StartEmulatorAsync(sqsPort, cancellationToken);
         await using var eventApi = await LocalEventApi.StartAsync(loggerFactory: null, apiPort, cancellationToken);
         using var sqs = emulator.CreateClient();
         var (queueUrl, dlqUrl) = await emulator.CreateQueueWithDeadLetterQueueAsync("event-queue", visibilityTimeoutSeconds: 300, ct: cancellationToken);
@@ -140,7 +162,7 @@ internal static class DemoCommand
 
         var say = json ? TextWriter.Null : Console.Out;
         say.WriteLine("Starting the SQS emulator (fauxqs) and a local Event API ...");
-        await using var emulator = await SqsEmulator.StartAsync(cancellationToken: cancellationToken);
+        await using var emulator = await StartEmulatorAsync(port: 0, cancellationToken);
         await using var eventApi = await LocalEventApi.StartAsync(cancellationToken);
         using var sqs = emulator.CreateClient();
         var requests = new System.Collections.Concurrent.ConcurrentDictionary<string, int>(StringComparer.Ordinal);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Net;
+using BulkDispatch.Cli.Metrics;
 using BulkDispatch.Cli.Serve;
 using BulkDispatch.Flush;
 using BulkDispatch.Flush.Configuration;
@@ -191,15 +192,13 @@ internal static class ServeCommand
 
         if (metricsPort is int port)
         {
+            builder.Services.AddSingleton(services => new MetricsEndpoint(port, services.GetRequiredService<ILogger<MetricsEndpoint>>()));
+            builder.Services.AddHostedService(services => services.GetRequiredService<MetricsEndpoint>());
             builder.Services.AddOpenTelemetry()
                 .ConfigureResource(resource => resource.AddService("bulkdispatch"))
                 .WithMetrics(metrics => metrics
                     .AddMeter("BulkDispatch.*")
-                    .AddPrometheusHttpListener(o =>
-                    {
-                        o.Host = "127.0.0.1";
-                        o.Port = port;
-                    }));
+                    .AddReader(services => services.GetRequiredService<MetricsEndpoint>().Reader));
         }
 
         return builder.Build();

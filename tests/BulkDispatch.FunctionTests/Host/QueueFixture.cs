@@ -3,6 +3,7 @@ using Amazon.SQS;
 using Amazon.SQS.Model;
 using BulkDispatch.Core.Wire;
 using BulkDispatch.Sandbox;
+using BulkDispatch.TestKit;
 
 namespace BulkDispatch.FunctionTests.Host;
 
@@ -15,7 +16,7 @@ public sealed class QueueFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Emulator = await SqsEmulator.StartAsync();
+        Emulator = await TestEmulators.StartAsync();
         Sqs = Emulator.CreateClient();
     }
 

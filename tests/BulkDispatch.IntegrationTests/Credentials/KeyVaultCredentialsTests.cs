@@ -1,6 +1,7 @@
 using Amazon.SQS;
 using BulkDispatch.Flush.Configuration;
 using Microsoft.Extensions.Time.Testing;
+using BulkDispatch.TestKit;
 
 namespace BulkDispatch.IntegrationTests.Credentials;
 

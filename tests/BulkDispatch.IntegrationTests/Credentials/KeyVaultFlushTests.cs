@@ -3,6 +3,7 @@ using BulkDispatch.Flush.Engine;
 using BulkDispatch.IntegrationTests.Infrastructure;
 using BulkDispatch.Tests.Shared;
 using Microsoft.Extensions.DependencyInjection;
+using BulkDispatch.TestKit;
 
 namespace BulkDispatch.IntegrationTests.Credentials;
 

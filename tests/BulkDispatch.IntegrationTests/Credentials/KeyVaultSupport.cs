@@ -8,6 +8,7 @@ using BulkDispatch.Sandbox;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using BulkDispatch.TestKit;
 
 namespace BulkDispatch.IntegrationTests.Credentials;
 
@@ -18,7 +19,7 @@ public sealed class GuardedEmulatorFixture : IAsyncLifetime
 
     internal SqsEmulator Emulator { get; private set; } = null!;
 
-    public async Task InitializeAsync() => Emulator = await SqsEmulator.StartAsync(requiredAccessKeyId: FirstKeyId);
+    public async Task InitializeAsync() => Emulator = await TestEmulators.StartGuardedAsync(FirstKeyId);
 
     public async Task DisposeAsync() => await Emulator.DisposeAsync();
 }

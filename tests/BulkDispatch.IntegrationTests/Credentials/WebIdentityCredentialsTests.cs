@@ -7,6 +7,7 @@ using BulkDispatch.IntegrationTests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using BulkDispatch.TestKit;
 
 namespace BulkDispatch.IntegrationTests.Credentials;
 

@@ -35,6 +35,9 @@ internal class BackgroundCli : IAsyncDisposable
 
     private Process Process => _process ?? throw new InvalidOperationException("not started");
 
+    /// <summary>The process id, e.g. to find its children.</summary>
+    public int ProcessId => Process.Id;
+
     /// <summary>Starts <paramref name="start"/> (from <see cref="CliProcess.StartInfo"/>) and collects its output.</summary>
     public static BackgroundCli Start(string name, ProcessStartInfo start, ITestOutputHelper testOutput)
     {

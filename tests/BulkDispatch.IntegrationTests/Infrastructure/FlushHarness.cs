@@ -7,6 +7,7 @@ using BulkDispatch.Flush;
 using BulkDispatch.Flush.Engine;
 using BulkDispatch.Flush.Reporting;
 using BulkDispatch.Sandbox;
+using BulkDispatch.TestKit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -36,6 +37,7 @@ internal sealed class FlushHarness : IAsyncDisposable
     {
         Emulator = emulator;
         EventApi = eventApi;
+        Faults = EventApiFaults.InjectInto(eventApi);
         Sqs = sqs;
         QueueUrl = queueUrl;
         DeadLetterQueueUrl = deadLetterQueueUrl;
@@ -47,6 +49,9 @@ internal sealed class FlushHarness : IAsyncDisposable
     public CapturingLoggerFactory Logs { get; } = new();
 
     public LocalEventApi EventApi { get; }
+
+    /// <summary>How <see cref="EventApi"/> misbehaves: queued faults, then a policy; none means 204.</summary>
+    public EventApiFaults Faults { get; }
 
     public IAmazonSQS Sqs { get; }
 

@@ -1,4 +1,5 @@
 using BulkDispatch.Sandbox;
+using BulkDispatch.TestKit;
 
 namespace BulkDispatch.IntegrationTests.Infrastructure;
 
@@ -7,7 +8,7 @@ public sealed class SqsEmulatorFixture : IAsyncLifetime
 {
     internal SqsEmulator Emulator { get; private set; } = null!;
 
-    public async Task InitializeAsync() => Emulator = await SqsEmulator.StartAsync();
+    public async Task InitializeAsync() => Emulator = await TestEmulators.StartAsync();
 
     public async Task DisposeAsync() => await Emulator.DisposeAsync();
 }

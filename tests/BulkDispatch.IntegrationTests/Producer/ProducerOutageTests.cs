@@ -8,6 +8,7 @@ using BulkDispatch.Sandbox;
 using Xunit.Abstractions;
 
 using static BulkDispatch.IntegrationTests.Producer.ProducerTestSupport;
+using BulkDispatch.TestKit;
 
 namespace BulkDispatch.IntegrationTests.Producer;
 
@@ -21,7 +22,7 @@ public sealed partial class ProducerOutageTests(ITestOutputHelper output)
         const int AttemptsDuringOutage = 5_000;
         int port = FreeLoopbackPort();
         int refusedCalls = 0;
-        var emulator = await SqsEmulator.StartAsync(port);
+        var emulator = await TestEmulators.StartAsync(port);
         try
         {
             string queueName = "producer-outage-" + Guid.NewGuid().ToString("N")[..10];
@@ -73,7 +74,7 @@ public sealed partial class ProducerOutageTests(ITestOutputHelper output)
                 await WaitUntilAsync(() => DroppedInWarnings(logs) == refusedCalls, TimeSpan.FromSeconds(60), () => $"drop warnings so far: {string.Join(" | ", logs.Warnings)}");
 
                 await emulator.DisposeAsync();
-                emulator = await SqsEmulator.StartAsync(port);
+                emulator = await TestEmulators.StartAsync(port);
                 Assert.Equal(queue, await emulator.CreateQueueAsync(queueName)); // same name on the same port: the same URL
 
                 await FlushOrFailAsync(publisher);

@@ -1,7 +1,9 @@
-namespace BulkDispatch.Sandbox;
+using BulkDispatch.Sandbox;
+
+namespace BulkDispatch.TestKit;
 
 /// <summary>
-/// How <see cref="LocalEventApi"/> should misbehave for one request instead of answering 204.
+/// How <see cref="LocalEventApi"/> should misbehave for one request instead of answering 204 (see <see cref="EventApiFaults"/>).
 /// Made with the static factories.
 /// </summary>
 internal sealed record EventApiFault
