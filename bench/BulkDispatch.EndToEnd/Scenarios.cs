@@ -101,7 +101,7 @@ internal sealed class Scenarios(SqsEmulator emulator, LocalEventApi api, Workloa
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var flushLoop = Task.Run(() => FlushUntilDeliveredAsync(figures, settings, published.Task, stop.Token), CancellationToken.None);
 
-        var options = new ProducerOptions { QueueUrl = queue, OverflowPolicy = OverflowPolicy.Block, BlockTimeout = TimeSpan.FromSeconds(30) };
+        var options = new ProducerOptions { Sqs = { QueueUrl = queue }, OverflowPolicy = OverflowPolicy.Block, BlockTimeout = TimeSpan.FromSeconds(30) };
         await using (var publisher = new SqsEventPublisher(options, sqs, NullLoggerFactory.Instance))
         {
             await Task.Run(
@@ -151,7 +151,7 @@ internal sealed class Scenarios(SqsEmulator emulator, LocalEventApi api, Workloa
         api.Reset();
         using (var sqs = emulator.CreateClient())
         {
-            await using var publisher = new SqsEventPublisher(new ProducerOptions { QueueUrl = queue, OverflowPolicy = OverflowPolicy.Block, BlockTimeout = TimeSpan.FromSeconds(30) }, sqs, NullLoggerFactory.Instance);
+            await using var publisher = new SqsEventPublisher(new ProducerOptions { Sqs = { QueueUrl = queue }, OverflowPolicy = OverflowPolicy.Block, BlockTimeout = TimeSpan.FromSeconds(30) }, sqs, NullLoggerFactory.Instance);
             for (long i = 0; i < events && !ct.IsCancellationRequested; i++)
             {
                 publisher.TryPublish(workload.Url(i), "POST", Headers, workload.Body(i));
@@ -329,7 +329,7 @@ internal sealed class Scenarios(SqsEmulator emulator, LocalEventApi api, Workloa
         api.Reset();
         using (var sqs = emulator.CreateClient())
         {
-            await using var publisher = new SqsEventPublisher(new ProducerOptions { QueueUrl = queue, OverflowPolicy = OverflowPolicy.Block }, sqs, NullLoggerFactory.Instance);
+            await using var publisher = new SqsEventPublisher(new ProducerOptions { Sqs = { QueueUrl = queue }, OverflowPolicy = OverflowPolicy.Block }, sqs, NullLoggerFactory.Instance);
             for (long i = 0; i < events; i++)
             {
                 publisher.TryPublish(workload.Url(i), "POST", Headers, workload.Body(i));

@@ -1,4 +1,5 @@
-using Amazon.SQS;
+using Amazon.SQS.Model;
+using BulkDispatch.Core.Sqs;
 using Azure.Core;
 using Azure.Security.KeyVault.Secrets;
 using BulkDispatch.Flush;
@@ -80,12 +81,16 @@ internal sealed class KeyVaultSetup : IAsyncDisposable
         return provider;
     }
 
-    /// <summary>An SQS client from those services, pointed at <paramref name="emulator"/>.</summary>
-    public IAmazonSQS SqsClient(SqsEmulator emulator, IDictionary<string, string?>? settings = null)
+    /// <summary>The flush's SQS gateway from those services, pointed at <paramref name="emulator"/>.</summary>
+    public SqsGateway Gateway(SqsEmulator emulator, IDictionary<string, string?>? settings = null)
     {
         var values = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>()) { ["BulkDispatch:Sqs:ServiceUrl"] = emulator.ServiceUrl.ToString() };
-        return Services(values).GetRequiredService<IAmazonSQS>();
+        return Services(values).GetRequiredKeyedService<SqsGateway>(FlushServiceCollectionExtensions.SqsServiceKey);
     }
+
+    /// <summary>A cheap signed SQS call through <paramref name="gateway"/>.</summary>
+    public static Task<ListQueuesResponse> ListQueuesAsync(SqsGateway gateway) =>
+        gateway.CallAsync("ListQueues", (sqs, token) => sqs.ListQueuesAsync(new ListQueuesRequest(), token));
 
     public static KeyVaultAwsCredentials Credentials(IServiceProvider services) =>
         (KeyVaultAwsCredentials)services.GetRequiredService<SelectedAwsCredentials>().Credentials!;

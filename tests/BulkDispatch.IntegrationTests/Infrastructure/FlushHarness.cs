@@ -79,7 +79,7 @@ internal sealed class FlushHarness : IAsyncDisposable
 
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
         var services = new ServiceCollection();
-        services.AddSingleton(Emulator.CreateClient());
+        services.AddKeyedSingleton(FlushServiceCollectionExtensions.SqsServiceKey, Emulator.CreateClient());
         if (time is not null)
         {
             services.AddSingleton(time);

@@ -38,12 +38,12 @@ public sealed class ProducerHostingTests(SqsEmulatorFixture fixture) : IClassFix
             ["BulkDispatch:Producer:DropWarningInterval"] = "00:00:05",
         };
         using var sqs = fixture.Emulator.CreateClient();
-        using var host = BuildHost(settings, services => services.AddSingleton<IAmazonSQS>(fixture.Emulator.CreateClient()));
+        using var host = BuildHost(settings, services => services.AddKeyedSingleton(ProducerServiceCollectionExtensions.SqsServiceKey, fixture.Emulator.CreateClient()));
 
         var options = host.Services.GetRequiredService<IOptions<ProducerOptions>>().Value;
         Assert.Equal(
             (queue, fixture.Emulator.ServiceUrl.ToString(), "eu-central-1", 5000, 33554432L, OverflowPolicy.Block, TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(10)),
-            (options.QueueUrl, options.ServiceUrl, options.Region, options.BufferCapacity, options.BufferBytes, options.OverflowPolicy, options.BlockTimeout, options.Linger));
+            (options.Sqs.QueueUrl, options.Sqs.ServiceUrl, options.Sqs.Region, options.BufferCapacity, options.BufferBytes, options.OverflowPolicy, options.BlockTimeout, options.Linger));
         Assert.Equal(
             (65536, 2, TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(5)),
             (options.MaxMessageBytes, options.SendConcurrency, options.RetryBaseDelay, options.RetryMaxDelay, options.DisposeTimeout, options.DropWarningInterval));
@@ -81,7 +81,7 @@ public sealed class ProducerHostingTests(SqsEmulatorFixture fixture) : IClassFix
             ["BulkDispatch:Producer:Linger"] = "00:01:00",
             ["BulkDispatch:Producer:SendConcurrency"] = "1000",
         };
-        using var host = BuildHost(settings, services => services.AddSingleton<IAmazonSQS>(fixture.Emulator.CreateClient()));
+        using var host = BuildHost(settings, services => services.AddKeyedSingleton(ProducerServiceCollectionExtensions.SqsServiceKey, fixture.Emulator.CreateClient()));
 
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
 
