@@ -58,17 +58,25 @@ internal sealed class KeyVaultSetup : IAsyncDisposable
         Vault.Set("aws-secret-access-key", secret);
     }
 
-    /// <summary>Services as a host builds them, with the vault's settings added to <paramref name="settings"/>.</summary>
-    public ServiceProvider Services(IDictionary<string, string?>? settings = null, TimeProvider? time = null)
+    /// <summary>
+    /// Services as a host builds them: the vault's settings, then <paramref name="settings"/> (which may name another vault),
+    /// and the test vault's client options unless <paramref name="clientOptions"/> are given.
+    /// </summary>
+    public ServiceProvider Services(IDictionary<string, string?>? settings = null, TimeProvider? time = null, SecretClientOptions? clientOptions = null)
     {
-        var values = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>())
+        var values = new Dictionary<string, string?>
         {
             ["BulkDispatch:Aws:Credentials"] = "KeyVault",
             ["BulkDispatch:KeyVault:VaultUri"] = Vault.VaultUri.ToString(),
         };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            values[key] = value;
+        }
+
         var services = new ServiceCollection();
         services.AddSingleton<TokenCredential>(Identity);
-        services.AddSingleton<SecretClientOptions>(Vault.ClientOptions());
+        services.AddSingleton(clientOptions ?? Vault.ClientOptions());
         if (time is not null)
         {
             services.AddSingleton(time);
