@@ -61,7 +61,7 @@ public sealed class SqsEventPublisher : IAsyncDisposable
 
     /// <summary>A publisher with its own SQS client using the AWS SDK's default credential chain.</summary>
     public SqsEventPublisher(ProducerOptions options)
-        : this(options, ProducerServiceCollectionExtensions.CreateOwnedClient(options ?? throw new ArgumentNullException(nameof(options))), NullLoggerFactory.Instance, TimeProvider.System, ownsClient: true)
+        : this(options, ProducerServiceCollectionExtensions.CreateOwnedClient(Validated(options)), NullLoggerFactory.Instance, TimeProvider.System, ownsClient: true)
     {
     }
 
@@ -73,13 +73,7 @@ public sealed class SqsEventPublisher : IAsyncDisposable
 
     internal SqsEventPublisher(ProducerOptions options, IAmazonSQS sqs, ILoggerFactory loggerFactory, TimeProvider time, bool ownsClient)
     {
-        _options = options ?? throw new ArgumentNullException(nameof(options));
-        var errors = new ProducerOptionsValidator(null).Errors(options);
-        if (errors.Count > 0)
-        {
-            throw new ArgumentException("BulkDispatch producer settings are invalid:" + Environment.NewLine + string.Join(Environment.NewLine, errors.Select(e => "  - " + e)), nameof(options));
-        }
-
+        _options = Validated(options);
         _sqs = sqs ?? throw new ArgumentNullException(nameof(sqs));
         _ownsClient = ownsClient;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("BulkDispatch.Producer");
@@ -110,6 +104,18 @@ public sealed class SqsEventPublisher : IAsyncDisposable
         Live.TryAdd(this, 0);
         _ = BufferedGauge;
         _pump = Task.Run(PumpAsync);
+    }
+
+    /// <summary>
+    /// <paramref name="options"/>, or an exception naming every invalid setting. Checked before a client is made from them:
+    /// the AWS SDK's own error for a bad endpoint would echo it, password and all.
+    /// </summary>
+    private static ProducerOptions Validated(ProducerOptions options)
+    {
+        var errors = new ProducerOptionsValidator(null).Errors(options ?? throw new ArgumentNullException(nameof(options)));
+        return errors.Count == 0
+            ? options
+            : throw new ArgumentException("BulkDispatch producer settings are invalid:" + Environment.NewLine + string.Join(Environment.NewLine, errors.Select(e => "  - " + e)), nameof(options));
     }
 
     /// <summary>Counts since the publisher was created.</summary>

@@ -38,7 +38,13 @@ public sealed class ProducerHostingTests(SqsEmulatorFixture fixture) : IClassFix
             ["BulkDispatch:Producer:DropWarningInterval"] = "00:00:05",
         };
         using var sqs = fixture.Emulator.CreateClient();
-        using var host = BuildHost(settings, services => services.AddKeyedSingleton(ProducerServiceCollectionExtensions.SqsServiceKey, fixture.Emulator.CreateClient()));
+        // The application's own client, for its other queues: the producer must not pick it up.
+        using var applicationsOwn = new Amazon.SQS.AmazonSQSClient(new Amazon.Runtime.BasicAWSCredentials("app", "app"), new AmazonSQSConfig { ServiceURL = "http://127.0.0.1:9", AuthenticationRegion = "us-west-2" });
+        int applicationRequests = 0;
+        applicationsOwn.BeforeRequestEvent += (_, _) => Interlocked.Increment(ref applicationRequests);
+        using var host = BuildHost(settings, services => services
+            .AddSingleton<IAmazonSQS>(applicationsOwn)
+            .AddKeyedSingleton(ProducerServiceCollectionExtensions.SqsServiceKey, fixture.Emulator.CreateClient()));
 
         var options = host.Services.GetRequiredService<IOptions<ProducerOptions>>().Value;
         Assert.Equal(
@@ -69,6 +75,7 @@ public sealed class ProducerHostingTests(SqsEmulatorFixture fixture) : IClassFix
         });
         AssertSameMultiset(events.Select(e => e.Key), keys, "events read back after the host stopped");
         Assert.InRange(largest, 1, 65536); // BulkDispatch:Producer:MaxMessageBytes was applied
+        Assert.Equal(0, applicationRequests);
     }
 
     [Fact]
