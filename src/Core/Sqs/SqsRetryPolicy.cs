@@ -5,6 +5,13 @@ namespace BulkDispatch.Core.Sqs;
 /// for its own reasons). Auth errors are handled apart from this: with refreshable credentials the gateway always reads
 /// them again and retries once. Create a policy once and reuse it: the gateway builds one resilience pipeline per policy.
 /// </summary>
+/// <remarks>
+/// The policies that keep each caller's behaviour: the flush's receive <c>Attempts(3)</c> (three failures in a row stop
+/// the run as transient; a fatal error stops it at once), its deletes, dead-letter sends and visibility changes
+/// <see cref="None"/> (a message not deleted comes back and is delivered again); the producer's sends
+/// <see cref="UntilCancelled"/> with its RetryBaseDelay and RetryMaxDelay (the buffer, not a retry count, bounds what
+/// is held); the redrive's deletes <c>Attempts(2)</c>.
+/// </remarks>
 public sealed class SqsRetryPolicy
 {
     /// <summary>No retry: one attempt (plus the one retry after an auth error with refreshable credentials).</summary>
