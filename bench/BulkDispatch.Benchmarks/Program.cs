@@ -51,7 +51,7 @@ for (int round = 1; round <= rounds; round++)
         ["BulkDispatch:Optimizely:EndpointOverride"] = eventApi.EventsUrl.ToString(),
         ["BulkDispatch:Flush:ReceiveWaitTime"] = "00:00:01",
     }).Build();
-    var services = new ServiceCollection().AddSingleton(countingClient).AddBulkDispatchFlush(configuration).BuildServiceProvider();
+    var services = new ServiceCollection().AddKeyedSingleton(FlushServiceCollectionExtensions.SqsServiceKey, countingClient).AddBulkDispatchFlush(configuration).BuildServiceProvider();
     await using (services.ConfigureAwait(false))
     {
         var clock = Stopwatch.StartNew();

@@ -102,7 +102,7 @@ internal sealed class Scenarios(SqsEmulator emulator, LocalEventApi api, EventAp
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var flushLoop = Task.Run(() => FlushUntilDeliveredAsync(figures, settings, published.Task, stop.Token), CancellationToken.None);
 
-        var options = new ProducerOptions { QueueUrl = queue, OverflowPolicy = OverflowPolicy.Block, BlockTimeout = TimeSpan.FromSeconds(30) };
+        var options = new ProducerOptions { Sqs = { QueueUrl = queue }, OverflowPolicy = OverflowPolicy.Block, BlockTimeout = TimeSpan.FromSeconds(30) };
         await using (var publisher = new SqsEventPublisher(options, sqs, NullLoggerFactory.Instance))
         {
             await Task.Run(
@@ -152,7 +152,7 @@ internal sealed class Scenarios(SqsEmulator emulator, LocalEventApi api, EventAp
         api.Reset();
         using (var sqs = emulator.CreateClient())
         {
-            await using var publisher = new SqsEventPublisher(new ProducerOptions { QueueUrl = queue, OverflowPolicy = OverflowPolicy.Block, BlockTimeout = TimeSpan.FromSeconds(30) }, sqs, NullLoggerFactory.Instance);
+            await using var publisher = new SqsEventPublisher(new ProducerOptions { Sqs = { QueueUrl = queue }, OverflowPolicy = OverflowPolicy.Block, BlockTimeout = TimeSpan.FromSeconds(30) }, sqs, NullLoggerFactory.Instance);
             for (long i = 0; i < events && !ct.IsCancellationRequested; i++)
             {
                 publisher.TryPublish(workload.Url(i), "POST", Headers, workload.Body(i));
@@ -330,7 +330,7 @@ internal sealed class Scenarios(SqsEmulator emulator, LocalEventApi api, EventAp
         api.Reset();
         using (var sqs = emulator.CreateClient())
         {
-            await using var publisher = new SqsEventPublisher(new ProducerOptions { QueueUrl = queue, OverflowPolicy = OverflowPolicy.Block }, sqs, NullLoggerFactory.Instance);
+            await using var publisher = new SqsEventPublisher(new ProducerOptions { Sqs = { QueueUrl = queue }, OverflowPolicy = OverflowPolicy.Block }, sqs, NullLoggerFactory.Instance);
             for (long i = 0; i < events; i++)
             {
                 publisher.TryPublish(workload.Url(i), "POST", Headers, workload.Body(i));

@@ -76,8 +76,7 @@ internal static class Harness
             string queue = await emulator.CreateQueueAsync(QueueName("lat"));
             var options = new ProducerOptions
             {
-                QueueUrl = queue,
-                ServiceUrl = emulator.ServiceUrl.ToString(),
+                Sqs = { QueueUrl = queue, ServiceUrl = emulator.ServiceUrl.ToString() },
                 BufferCapacity = 10_000_000, // so no call meets a full buffer: the accept path is what is timed
                 BufferBytes = 1L << 40,
                 DisposeTimeout = TimeSpan.Zero,
@@ -99,7 +98,7 @@ internal static class Harness
         foreach (int threads in new[] { 1, 8 })
         {
             string queue = await emulator.CreateQueueAsync(QueueName("paced"));
-            var options = new ProducerOptions { QueueUrl = queue, ServiceUrl = emulator.ServiceUrl.ToString() };
+            var options = new ProducerOptions { Sqs = { QueueUrl = queue, ServiceUrl = emulator.ServiceUrl.ToString() } };
             await using var publisher = new SqsEventPublisher(options, emulatorClient, NullLoggerFactory.Instance);
             await publisher.FlushAsync();
             Collect();
@@ -300,7 +299,7 @@ internal static class Harness
 
     /// <summary>Defaults, except a byte bound that holds the whole run (the default 64 MiB holds ~13,800 of these events).</summary>
     private static ProducerOptions ThroughputOptions(string queue, string serviceUrl) =>
-        new() { QueueUrl = queue, ServiceUrl = serviceUrl, BufferBytes = 256L * 1024 * 1024 };
+        new() { Sqs = { QueueUrl = queue, ServiceUrl = serviceUrl }, BufferBytes = 256L * 1024 * 1024 };
 
     /// <summary>
     /// What the emulator can take on this machine: the same events, encoded before the clock starts, sent with

@@ -44,8 +44,7 @@ internal static class Workload
     public static SqsEventPublisher IsolatedPublisher(IAmazonSQS unreachableClient) => new(
         new ProducerOptions
         {
-            QueueUrl = UnreachableServiceUrl + "/000000000000/unreachable",
-            ServiceUrl = UnreachableServiceUrl,
+            Sqs = { QueueUrl = UnreachableServiceUrl + "/000000000000/unreachable", ServiceUrl = UnreachableServiceUrl },
             BufferCapacity = 10_000_000,
             BufferBytes = 1L << 40,
             DisposeTimeout = TimeSpan.Zero,

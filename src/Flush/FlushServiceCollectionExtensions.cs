@@ -1,9 +1,11 @@
 using Amazon.SQS;
+using BulkDispatch.Core.Configuration;
 using BulkDispatch.Core.Sqs;
 using BulkDispatch.Flush.Configuration;
 using BulkDispatch.Flush.Credentials;
 using BulkDispatch.Flush.Delivery;
 using BulkDispatch.Flush.Engine;
+using BulkDispatch.Flush.Queue;
 using BulkDispatch.Flush.Reporting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -19,52 +21,40 @@ namespace BulkDispatch.Flush;
 public static class FlushServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds <see cref="FlushEngine"/> and what it needs, bound to the <c>BulkDispatch:*</c> settings of
-    /// <paramref name="configuration"/>. Services already registered (for example an <see cref="IAmazonSQS"/>
-    /// or a <see cref="TimeProvider"/>) are kept.
+    /// The service key of the flush's own <see cref="IAmazonSQS"/> and <see cref="SqsGateway"/>. An application's
+    /// unkeyed <see cref="IAmazonSQS"/> is never used by the flush; to give the flush a client of your own on purpose,
+    /// register it under this key before calling <see cref="AddBulkDispatchFlush"/>:
+    /// <c>services.AddKeyedSingleton&lt;IAmazonSQS&gt;(FlushServiceCollectionExtensions.SqsServiceKey, myClient)</c>
+    /// (it then signs with its own credentials: <c>BulkDispatch__Aws__Credentials</c> does not apply to it).
     /// </summary>
-    public static IServiceCollection AddBulkDispatchFlush(this IServiceCollection services, IConfiguration configuration) =>
-        AddBulkDispatchFlush(services, configuration, validateOnStart: true);
+    public const string SqsServiceKey = "BulkDispatch.Flush";
 
     /// <summary>
-    /// Adds <see cref="FlushEngine"/> as <see cref="AddBulkDispatchFlush(IServiceCollection, IConfiguration)"/> does, choosing
-    /// when bad settings are reported.
+    /// Adds <see cref="FlushEngine"/> and what it needs, bound to the <c>BulkDispatch:*</c> settings of
+    /// <paramref name="configuration"/>. Services already registered (for example a <see cref="TimeProvider"/>, or an
+    /// <see cref="IAmazonSQS"/> under <see cref="SqsServiceKey"/>) are kept.
     /// </summary>
-    /// <param name="services">The services to add to.</param>
-    /// <param name="configuration">Where the <c>BulkDispatch:*</c> settings are read.</param>
-    /// <param name="validateOnStart">
-    /// <see langword="true"/>: a host with bad settings fails to start (the CLI's <c>serve</c>). <see langword="false"/>:
-    /// the host starts whatever the settings, and every <see cref="FlushEngine.RunAsync(FlushRunOptions, CancellationToken)"/>
-    /// throws <see cref="BulkDispatchConfigurationException"/> naming each bad setting before it receives anything. For hosts
-    /// where a failed start is invisible: the Azure Functions host restarts a worker that dies at start in a loop, and its
-    /// operator sees no failed run, only a function that never runs.
-    /// </param>
-    public static IServiceCollection AddBulkDispatchFlush(this IServiceCollection services, IConfiguration configuration, bool validateOnStart)
+    /// <param name="services">The container.</param>
+    /// <param name="configuration">The settings (<c>BulkDispatch:Sqs</c>, <c>BulkDispatch:Flush</c>, ...).</param>
+    /// <param name="configure">Registration choices, e.g. <see cref="FlushRegistrationOptions.ValidateOnStart"/>.</param>
+    public static IServiceCollection AddBulkDispatchFlush(this IServiceCollection services, IConfiguration configuration, Action<FlushRegistrationOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
+        var registration = new FlushRegistrationOptions();
+        configure?.Invoke(registration);
+        bool onStart = registration.ValidateOnStart;
 
-        BindSection<SqsOptions>(services, configuration, SqsOptions.Section, validateOnStart);
-        BindSection<FlushOptions>(services, configuration, FlushOptions.Section, validateOnStart);
-        BindSection<OptimizelyOptions>(services, configuration, OptimizelyOptions.Section, validateOnStart);
-        services.AddOptions<LegacyOptions>().Bind(configuration.GetSection(LegacyOptions.Section));
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SqsOptions>>(new DelegateOptionsValidator<SqsOptions>(SettingsValidation.Validate)));
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FlushOptions>>(new DelegateOptionsValidator<FlushOptions>(SettingsValidation.Validate)));
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OptimizelyOptions>>(new DelegateOptionsValidator<OptimizelyOptions>(SettingsValidation.Validate)));
+        services.AddSettings(configuration, SqsOptions.Section, new SqsOptionsValidator(configuration), onStart);
+        services.AddSettings(configuration, FlushOptions.Section, new FlushOptionsValidator(configuration), onStart);
+        services.AddSettings(configuration, OptimizelyOptions.Section, new OptimizelyOptionsValidator(configuration), onStart);
+        services.AddSettings(configuration, LegacyOptions.Section, new LegacyOptionsValidator(configuration), onStart);
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
         services.AddLogging();
         services.TryAddSingleton<FlushMetrics>();
-        services.TryAddSingleton(sp => new SettingsValidation(
-            configuration.GetSection("BulkDispatch"),
-            sp.GetRequiredService<IOptions<SqsOptions>>(),
-            sp.GetRequiredService<IOptions<FlushOptions>>(),
-            sp.GetRequiredService<IOptions<OptimizelyOptions>>(),
-            sp.GetRequiredService<IOptions<LegacyOptions>>(),
-            sp.GetRequiredService<IOptions<AwsCredentialsOptions>>(),
-            sp.GetRequiredService<IOptions<KeyVaultOptions>>(),
-            Environment.GetEnvironmentVariable));
-        services.AddBulkDispatchAwsCredentials(configuration);
+        services.TryAddSingleton<SettingsValidation>();
+        services.AddBulkDispatchAwsCredentials(configuration, onStart);
         services.TryAddSingleton<OptimizelyClient>();
 
         services.AddHttpClient(OptimizelyClient.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)
@@ -93,7 +83,7 @@ public static class FlushServiceCollectionExtensions
             });
 
         services.TryAddSingleton(sp => new FlushEngine(
-            new Lazy<IAmazonSQS>(sp.GetRequiredService<IAmazonSQS>),
+            new Lazy<SqsCalls>(() => new SqsCalls(sp.GetRequiredKeyedService<SqsGateway>(SqsServiceKey))),
             sp.GetRequiredService<OptimizelyClient>(),
             sp.GetRequiredService<SettingsValidation>(),
             sp.GetRequiredService<IOptions<SqsOptions>>(),
@@ -104,16 +94,5 @@ public static class FlushServiceCollectionExtensions
             sp.GetRequiredService<FlushMetrics>(),
             sp.GetRequiredService<ILogger<FlushEngine>>()));
         return services;
-    }
-
-    // Without ValidateOnStart the validators below still run, on first use: SettingsValidation collects them per run.
-    private static void BindSection<T>(IServiceCollection services, IConfiguration configuration, string section, bool validateOnStart)
-        where T : class
-    {
-        var options = services.AddOptions<T>().Bind(configuration.GetSection(section));
-        if (validateOnStart)
-        {
-            options.ValidateOnStart();
-        }
     }
 }

@@ -10,5 +10,5 @@ WorkerLogLevels.AddDefaults(builder.Configuration);
 
 // No validation at start: a worker that dies at start is restarted by the host in a loop, with no run to show.
 // Bad settings fail each invocation instead, naming every one (the engine checks them before it receives).
-builder.Services.AddBulkDispatchFlush(builder.Configuration, validateOnStart: false);
+builder.Services.AddBulkDispatchFlush(builder.Configuration, o => o.ValidateOnStart = false);
 builder.Build().Run();

@@ -1,4 +1,5 @@
 using Amazon.SQS;
+using BulkDispatch.Core.Configuration;
 using BulkDispatch.Core.Sqs;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -14,10 +15,18 @@ namespace BulkDispatch.Producer;
 public static class ProducerServiceCollectionExtensions
 {
     /// <summary>
+    /// The service key of the producer's <see cref="IAmazonSQS"/>. An application's own unkeyed <see cref="IAmazonSQS"/>
+    /// (e.g. for its other queues) is never used by the producer; to give the producer a client on purpose (other
+    /// credentials, a proxy), register it under this key before calling <see cref="AddBulkDispatchProducer"/>:
+    /// <c>services.AddKeyedSingleton&lt;IAmazonSQS&gt;(ProducerServiceCollectionExtensions.SqsServiceKey, myClient)</c>.
+    /// </summary>
+    public const string SqsServiceKey = "BulkDispatch.Producer";
+
+    /// <summary>
     /// Adds <see cref="SqsEventPublisher"/> as a singleton bound to the <c>BulkDispatch:Sqs</c> and
     /// <c>BulkDispatch:Producer</c> settings (validated when the host starts), and a hosted service that
-    /// sends what is buffered when the application stops. An <see cref="IAmazonSQS"/> already registered
-    /// is used; otherwise the publisher makes its own client with the AWS SDK's default credentials.
+    /// sends what is buffered when the application stops. The publisher uses the <see cref="IAmazonSQS"/> registered
+    /// under <see cref="SqsServiceKey"/>, by default a client of its own with the AWS SDK's default credentials.
     /// </summary>
     public static IServiceCollection AddBulkDispatchProducer(this IServiceCollection services, IConfiguration configuration)
     {
@@ -31,36 +40,21 @@ public static class ProducerServiceCollectionExtensions
             throw new ArgumentNullException(nameof(configuration));
         }
 
-        services.AddOptions<ProducerOptions>()
-            .Bind(configuration.GetSection(ProducerOptions.SqsSection))
-            .Bind(configuration.GetSection(ProducerOptions.Section))
-            .ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ProducerOptions>, ProducerOptionsValidator>());
-        services.TryAddSingleton(sp =>
-        {
-            var options = sp.GetRequiredService<IOptions<ProducerOptions>>().Value;
-            var loggers = sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance;
-            return sp.GetService<IAmazonSQS>() is { } sqs
-                ? new SqsEventPublisher(options, sqs, loggers)
-                : new SqsEventPublisher(options, CreateOwnedClient(options), loggers, TimeProvider.System, ownsClient: true);
-        });
+        // The queue settings are the flush's too: one SqsOptions, composed, bound from BulkDispatch:Sqs.
+        services.AddSettings(configuration, ProducerOptions.Section, new ProducerOptionsValidator(configuration), validateOnStart: true)
+            .Configure(o => SettingsBinder.Bind(configuration.GetSection(SqsOptions.Section), o.Sqs));
+        services.TryAddKeyedSingleton<IAmazonSQS>(SqsServiceKey, (sp, _) => CreateOwnedClient(sp.GetRequiredService<IOptions<ProducerOptions>>().Value));
+        services.TryAddSingleton(sp => new SqsEventPublisher(
+            sp.GetRequiredService<IOptions<ProducerOptions>>().Value,
+            sp.GetRequiredKeyedService<IAmazonSQS>(SqsServiceKey),
+            sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance,
+            TimeProvider.System,
+            ownsClient: false)); // the container disposes the client it made
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, PublisherShutdown>());
         return services;
     }
 
-    internal static IAmazonSQS CreateOwnedClient(ProducerOptions options) => SqsClientFactory.Create(options.Region, options.ServiceUrl);
-
-    /// <summary>Fails the host's start with every invalid setting, each under its name.</summary>
-    private sealed class ProducerOptionsValidator : IValidateOptions<ProducerOptions>
-    {
-        public ValidateOptionsResult Validate(string? name, ProducerOptions options)
-        {
-            var errors = options.Validate();
-            return errors.Count == 0
-                ? ValidateOptionsResult.Success
-                : ValidateOptionsResult.Fail(errors.Select(e => "BulkDispatch producer setting " + e));
-        }
-    }
+    internal static IAmazonSQS CreateOwnedClient(ProducerOptions options) => SqsClientFactory.Create(options.Sqs.Region, options.Sqs.ServiceUrl);
 
     /// <summary>Sends the buffered events when the application stops (the container disposes the publisher after).</summary>
     private sealed class PublisherShutdown(SqsEventPublisher publisher) : IHostedService

@@ -6,13 +6,12 @@ using System.Threading.Channels;
 using Amazon.Runtime;
 using Amazon.SQS;
 using Amazon.SQS.Model;
+using BulkDispatch.Core.Sqs;
 using BulkDispatch.Core.Wire;
 using BulkDispatch.Producer.Buffering;
 using BulkDispatch.Producer.Sending;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Polly;
-using Polly.Retry;
 
 namespace BulkDispatch.Producer;
 
@@ -24,7 +23,7 @@ namespace BulkDispatch.Producer;
 public sealed class SqsEventPublisher : IAsyncDisposable
 {
     private const int DefaultMaxMessageBytes = 256 * 1024;
-    private const int SqsMaxMessageBytes = 1024 * 1024;
+    private const int SqsMaxMessageBytes = SqsLimits.MaxMessageBytes;
     private static readonly Meter Meter = new("BulkDispatch.Producer");
     private static readonly Counter<long> PublishedCounter = Meter.CreateCounter<long>("bulkdispatch.producer.events.published", "{event}");
     private static readonly Counter<long> SentCounter = Meter.CreateCounter<long>("bulkdispatch.producer.events.sent", "{event}");
@@ -38,11 +37,12 @@ public sealed class SqsEventPublisher : IAsyncDisposable
 
     private readonly ProducerOptions _options;
     private readonly IAmazonSQS _sqs;
+    private readonly SqsGateway _gateway;
     private readonly bool _ownsClient;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Channel<PendingEvent> _buffer;
-    private readonly ResiliencePipeline<int> _sendPipeline;
+    private readonly SqsRetryPolicy _sendRetry;
     private readonly SemaphoreSlim _sendSlots;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _inFlight = [];
@@ -57,12 +57,11 @@ public sealed class SqsEventPublisher : IAsyncDisposable
     private volatile int _maxEventBytes = SqsMaxMessageBytes;
     private volatile Dictionary<string, string>? _lastHeaders;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, RefusalState> _refusals = new(StringComparer.Ordinal);
-    private int _maxBatchBytes = SqsMaxMessageBytes;
     private string? _queueUrl;
 
     /// <summary>A publisher with its own SQS client using the AWS SDK's default credential chain.</summary>
     public SqsEventPublisher(ProducerOptions options)
-        : this(options, ProducerServiceCollectionExtensions.CreateOwnedClient(options ?? throw new ArgumentNullException(nameof(options))), NullLoggerFactory.Instance, TimeProvider.System, ownsClient: true)
+        : this(options, ProducerServiceCollectionExtensions.CreateOwnedClient(Validated(options)), NullLoggerFactory.Instance, TimeProvider.System, ownsClient: true)
     {
     }
 
@@ -74,17 +73,12 @@ public sealed class SqsEventPublisher : IAsyncDisposable
 
     internal SqsEventPublisher(ProducerOptions options, IAmazonSQS sqs, ILoggerFactory loggerFactory, TimeProvider time, bool ownsClient)
     {
-        _options = options ?? throw new ArgumentNullException(nameof(options));
-        var errors = options.Validate();
-        if (errors.Count > 0)
-        {
-            throw new ArgumentException("BulkDispatch producer settings are invalid:" + Environment.NewLine + string.Join(Environment.NewLine, errors.Select(e => "  - " + e)), nameof(options));
-        }
-
+        _options = Validated(options);
         _sqs = sqs ?? throw new ArgumentNullException(nameof(sqs));
         _ownsClient = ownsClient;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("BulkDispatch.Producer");
         _time = time;
+        _gateway = new SqsGateway(sqs, new SqsGatewayOptions { TimeProvider = time, LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance });
         if (options.MaxMessageBytes > 0)
         {
             _maxEventBytes = options.MaxMessageBytes;
@@ -96,39 +90,32 @@ public sealed class SqsEventPublisher : IAsyncDisposable
             FullMode = BoundedChannelFullMode.Wait,
         });
         _sendSlots = new SemaphoreSlim(options.SendConcurrency, options.SendConcurrency);
-        _sendPipeline = new ResiliencePipelineBuilder<int> { TimeProvider = time }
-            .AddRetry(new RetryStrategyOptions<int>
+        // Retry until SQS takes the entries: the buffer's bound, not a retry count, limits what is held.
+        _sendRetry = SqsRetryPolicy.UntilCancelled(options.RetryBaseDelay, options.RetryMaxDelay, retry =>
+        {
+            // While SQS is unreachable the pump waits for a send slot and never reaches its own check.
+            WarnAboutDrops(force: false);
+            SendFailureCounter.Add(1);
+            if (retry.Attempt is 0 or 5 or 20 || retry.Attempt % 100 == 0)
             {
-                // Retry until SQS takes the entries: the buffer's bound, not a retry count, limits what is held.
-                MaxRetryAttempts = int.MaxValue,
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                Delay = options.RetryBaseDelay,
-                MaxDelay = options.RetryMaxDelay,
-                ShouldHandle = args => new ValueTask<bool>(args.Outcome switch
-                {
-                    { Exception: OperationCanceledException } when _stop.IsCancellationRequested => false,
-                    { Exception: not null } => true,
-                    { Result: > 0 } => true, // entries SQS failed for its own reasons (throttling, internal errors)
-                    _ => false,
-                }),
-                OnRetry = args =>
-                {
-                    // While SQS is unreachable the pump waits for a send slot and never reaches its own check.
-                    WarnAboutDrops(force: false);
-                    SendFailureCounter.Add(1);
-                    if (args.AttemptNumber is 0 or 5 or 20 || args.AttemptNumber % 100 == 0)
-                    {
-                        _logger.LogWarning(args.Outcome.Exception, "BulkDispatch producer: sending to SQS failed (attempt {Attempt}); retrying in {Delay}. Events stay buffered.", args.AttemptNumber + 1, args.RetryDelay);
-                    }
-
-                    return default;
-                },
-            })
-            .Build();
+                _logger.LogWarning(retry.Exception, "BulkDispatch producer: sending to SQS failed (attempt {Attempt}); retrying in {Delay}. Events stay buffered.", retry.Attempt + 1, retry.Delay);
+            }
+        });
         Live.TryAdd(this, 0);
         _ = BufferedGauge;
         _pump = Task.Run(PumpAsync);
+    }
+
+    /// <summary>
+    /// <paramref name="options"/>, or an exception naming every invalid setting. Checked before a client is made from them:
+    /// the AWS SDK's own error for a bad endpoint would echo it, password and all.
+    /// </summary>
+    private static ProducerOptions Validated(ProducerOptions options)
+    {
+        var errors = new ProducerOptionsValidator(null).Errors(options ?? throw new ArgumentNullException(nameof(options)));
+        return errors.Count == 0
+            ? options
+            : throw new ArgumentException("BulkDispatch producer settings are invalid:" + Environment.NewLine + string.Join(Environment.NewLine, errors.Select(e => "  - " + e)), nameof(options));
     }
 
     /// <summary>Counts since the publisher was created.</summary>
@@ -357,7 +344,6 @@ public sealed class SqsEventPublisher : IAsyncDisposable
             await InitializeAsync().ConfigureAwait(false);
             int maxMessage = _maxEventBytes;
             int maxBatch = Math.Min(SqsMaxMessageBytes, maxMessage * OutgoingBatch.MaxEntries);
-            _maxBatchBytes = maxBatch;
             var batch = new OutgoingBatch(maxMessage, maxBatch);
             while (await reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
             {
@@ -481,108 +467,66 @@ public sealed class SqsEventPublisher : IAsyncDisposable
         await Task.WhenAll(running).ConfigureAwait(false);
     }
 
-    private async Task SendBatchAsync(IReadOnlyList<OutgoingMessage> messages)
+    private async Task SendBatchAsync(List<OutgoingMessage> messages)
     {
         var split = new List<OutgoingMessage>();
-        var pending = messages
-            .Select((m, i) => (Id: i.ToString(CultureInfo.InvariantCulture), Message: m, Body: WireFormat.Compose(m.Fragments)))
-            .ToDictionary(e => e.Id);
-        try
+        var result = await _gateway.SendBatchAsync(
+            _queueUrl!, messages.Select(m => new SqsOutgoingMessage(WireFormat.Compose(m.Fragments))).ToList(), SqsMaxMessageBytes, _sendRetry, _stop.Token).ConfigureAwait(false);
+        Interlocked.Add(ref _requests, result.Requests);
+        RequestCounter.Add(result.Requests);
+        for (int i = 0; i < messages.Count; i++)
         {
-            await _sendPipeline.ExecuteAsync(
-                async token =>
-                {
-                    Interlocked.Increment(ref _requests);
-                    RequestCounter.Add(1);
-                    var response = await _sqs.SendMessageBatchAsync(
-                        new SendMessageBatchRequest
-                        {
-                            QueueUrl = _queueUrl,
-                            Entries = pending.Values.Select(e => new SendMessageBatchRequestEntry(e.Id, e.Body)).ToList(),
-                        },
-                        token).ConfigureAwait(false);
-                    foreach (var ok in response.Successful ?? [])
-                    {
-                        if (pending.TryGetValue(ok.Id, out var entry))
-                        {
-                            pending.Remove(ok.Id);
-                            Release(entry.Message.BufferedBytes, entry.Message.Fragments.Count);
-                            Interlocked.Add(ref _sent, entry.Message.Fragments.Count);
-                            SentCounter.Add(entry.Message.Fragments.Count);
-                        }
-                    }
-
-                    foreach (var failed in response.Failed ?? [])
-                    {
-                        if (failed.SenderFault == true && pending.TryGetValue(failed.Id, out var entry))
-                        {
-                            // SQS says this entry itself is invalid: retrying it cannot help.
-                            pending.Remove(failed.Id);
-                            if (entry.Message.Fragments.Count > 1)
-                            {
-                                // Several events share the message (too large for the queue, or one bad event among them):
-                                // send the halves on their own, so only an event that can never be delivered is refused.
-                                var (first, second) = entry.Message.Split();
-                                split.Add(first);
-                                split.Add(second);
-                            }
-                            else
-                            {
-                                Release(entry.Message.BufferedBytes, entry.Message.Fragments.Count);
-                                Refuse(entry.Message.Fragments.Count, "sqs-rejected", $"SQS refused a message of {entry.Message.Bytes} bytes holding {entry.Message.Fragments.Count} events ({failed.Code}: {failed.Message})");
-                            }
-                        }
-                    }
-
-                    return pending.Count;
-                },
-                _stop.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
-        {
-            foreach (var entry in pending.Values)
+            var message = messages[i];
+            var outcome = result.Outcomes[i];
+            if (outcome.Succeeded)
             {
-                Release(entry.Message.BufferedBytes, entry.Message.Fragments.Count);
-                Drop(entry.Message.Fragments.Count, "dispose_deadline");
+                Release(message.BufferedBytes, message.Fragments.Count);
+                Interlocked.Add(ref _sent, message.Fragments.Count);
+                SentCounter.Add(message.Fragments.Count);
+            }
+            else if (outcome.Failure == SqsFailureKind.SenderFault && message.Fragments.Count > 1)
+            {
+                // SQS says this entry itself is invalid, and several events share the message (too large for the queue, or
+                // one bad event among them): send the halves on their own, so only an event that can never be delivered is refused.
+                var (first, second) = message.Split();
+                split.Add(first);
+                split.Add(second);
+            }
+            else if (outcome.Failure == SqsFailureKind.SenderFault)
+            {
+                Release(message.BufferedBytes, message.Fragments.Count);
+                Refuse(message.Fragments.Count, "sqs-rejected", $"SQS refused a message of {message.Bytes} bytes holding {message.Fragments.Count} events ({outcome.Code}: {outcome.Message})");
+            }
+            else
+            {
+                // Every other failure is retried until the publisher stops: this one was cut off by the dispose deadline.
+                Release(message.BufferedBytes, message.Fragments.Count);
+                Drop(message.Fragments.Count, "dispose_deadline");
             }
         }
 
-        // The halves of refused messages go out in batches within the entry and size limits (dropped there if stopping).
-        var group = new List<OutgoingMessage>();
-        int groupBytes = 0;
-        foreach (var message in split)
+        // The halves of refused messages go out on their own (the gateway batches them; dropped there if stopping).
+        if (split.Count > 0)
         {
-            if (group.Count == OutgoingBatch.MaxEntries || (group.Count > 0 && groupBytes + message.Bytes > _maxBatchBytes))
-            {
-                await SendBatchAsync(group).ConfigureAwait(false);
-                group = [];
-                groupBytes = 0;
-            }
-
-            group.Add(message);
-            groupBytes += message.Bytes;
-        }
-
-        if (group.Count > 0)
-        {
-            await SendBatchAsync(group).ConfigureAwait(false);
+            await SendBatchAsync(split).ConfigureAwait(false);
         }
     }
 
     /// <summary>Resolves the queue URL and its MaximumMessageSize, retrying while SQS is unreachable.</summary>
     private async Task InitializeAsync()
     {
-        await _sendPipeline.ExecuteAsync(
-            async token =>
+        await _gateway.CallAsync(
+            "ResolveQueue",
+            async (sqs, token) =>
             {
-                _queueUrl = string.IsNullOrWhiteSpace(_options.QueueUrl)
-                    ? (await _sqs.GetQueueUrlAsync(_options.QueueName, token).ConfigureAwait(false)).QueueUrl
-                    : _options.QueueUrl;
+                _queueUrl = string.IsNullOrWhiteSpace(_options.Sqs.QueueUrl)
+                    ? (await sqs.GetQueueUrlAsync(_options.Sqs.QueueName, token).ConfigureAwait(false)).QueueUrl
+                    : _options.Sqs.QueueUrl;
                 if (_options.MaxMessageBytes == 0)
                 {
                     try
                     {
-                        var attributes = await _sqs.GetQueueAttributesAsync(
+                        var attributes = await sqs.GetQueueAttributesAsync(
                             new GetQueueAttributesRequest { QueueUrl = _queueUrl, AttributeNames = ["MaximumMessageSize"] },
                             token).ConfigureAwait(false);
                         _maxEventBytes = attributes.MaximumMessageSize > 0 ? attributes.MaximumMessageSize : DefaultMaxMessageBytes;
@@ -597,6 +541,7 @@ public sealed class SqsEventPublisher : IAsyncDisposable
 
                 return 0;
             },
+            _sendRetry,
             _stop.Token).ConfigureAwait(false);
     }
 

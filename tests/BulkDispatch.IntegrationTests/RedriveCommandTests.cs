@@ -5,6 +5,7 @@ using System.Text.Json;
 using Amazon.SQS;
 using Amazon.SQS.Model;
 using BulkDispatch.Cli.Queues;
+using BulkDispatch.Core.Sqs;
 using BulkDispatch.Core.Wire;
 using BulkDispatch.IntegrationTests.Infrastructure;
 using static BulkDispatch.IntegrationTests.Infrastructure.QueueCommandSupport;
@@ -218,13 +219,13 @@ public sealed class RedriveCommandTests(SqsEmulatorFixture fixture) : IClassFixt
         var (sqs, fake) = MoveTaskSqs.Wrap(fixture.Emulator.CreateClient());
         var notes = new List<string>();
 
-        var filtered = await new DeadLetterRedriver(sqs, h.QueueUrl, h.DeadLetterQueueUrl, _ => { }, notes.Add)
+        var filtered = await new DeadLetterRedriver(new SqsGateway(sqs), h.QueueUrl, h.DeadLetterQueueUrl, _ => { }, notes.Add)
             .RunAsync(new RedriveRequest { Reasons = new HashSet<string>(StringComparer.Ordinal) { DeadLetterReason.EndpointNotAllowed } }, CancellationToken.None);
         Assert.Equal(RedriveMethod.ReceiveSendDelete, filtered.Method);
         Assert.Equal((2, 6), (filtered.Moved, filtered.Skipped));
         Assert.DoesNotContain(nameof(IAmazonSQS.StartMessageMoveTaskAsync), fake.Calls);
 
-        var all = await new DeadLetterRedriver(sqs, h.QueueUrl, h.DeadLetterQueueUrl, _ => { }, notes.Add).RunAsync(new RedriveRequest(), CancellationToken.None);
+        var all = await new DeadLetterRedriver(new SqsGateway(sqs), h.QueueUrl, h.DeadLetterQueueUrl, _ => { }, notes.Add).RunAsync(new RedriveRequest(), CancellationToken.None);
         Assert.Equal(RedriveMethod.MessageMoveTask, all.Method);
         Assert.Equal(6, all.Moved);
         Assert.True(all.Complete);

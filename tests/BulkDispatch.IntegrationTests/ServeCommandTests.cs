@@ -206,6 +206,29 @@ public sealed partial class ServeCommandTests(SqsEmulatorFixture fixture, ITestO
     }
 
     [Fact]
+    public async Task An_unreachable_key_vault_makes_each_run_incomplete_and_the_service_goes_on()
+    {
+        await using var h = await FlushHarness.CreateAsync(fixture.Emulator);
+        var messages = FlushHarness.Messages(DemoEvents.Generate(20, seed: 56), perMessage: 2).ToList();
+        await h.EnqueueAsync(messages);
+        using var dir = new TempDirectory();
+        var values = GoodValues(h);
+        values["FlushSchedule"] = "*/5 * * * * *";
+        values["BulkDispatch__Aws__Credentials"] = "KeyVault";
+        values["BulkDispatch__KeyVault__VaultUri"] = Credentials.KeyVaultOutageTests.UnresolvableVault;
+        await using var serve = ServeProcess.Start(dir, values, output, "--run-on-start");
+
+        await serve.WaitForAsync(() => serve.Runs().Count >= 2, DeliveryTimeout, "two run lines");
+        int exit = await serve.StopAsync();
+
+        Assert.True(exit == 0, serve.Describe($"exit code {exit}"));
+        Assert.All(serve.Runs(), r => Assert.False(r.Complete));
+        Assert.Contains("lastFailure=\"SQS could not be reached: BulkDispatch__KeyVault__VaultUri: Key Vault https://bulkdispatch-no-such-vault.invalid/ could not be reached", serve.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("unexpected error", serve.Output, StringComparison.Ordinal);
+        Assert.Equal(messages.Count, await h.DepthAsync(h.QueueUrl));
+    }
+
+    [Fact]
     public async Task A_metrics_port_already_in_use_exits_2_naming_it()
     {
         using var taken = new TcpListener(IPAddress.Loopback, 0);

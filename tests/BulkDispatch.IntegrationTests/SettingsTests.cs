@@ -142,6 +142,11 @@ public sealed partial class SettingsTests(SqsEmulatorFixture fixture) : IClassFi
         Assert.Equal(0, r.GetProperty("transientFailures").GetInt64());
         Assert.Empty(r.GetProperty("deadLettered").EnumerateObject());
         Assert.Equal(0, r.GetProperty("approximateMessagesLeft").GetInt64());
+        // This process's own SQS requests, by operation: what `flush --json` adds to the report.
+        var sqsRequests = r.GetProperty("sqsRequests");
+        Assert.True(sqsRequests.GetProperty("ReceiveMessage").GetProperty("requests").GetInt64() >= 1, result.Stdout);
+        Assert.True(sqsRequests.GetProperty("DeleteMessageBatch").GetProperty("requests").GetInt64() >= (messages.Count + 9) / 10, result.Stdout);
+        Assert.True(sqsRequests.GetProperty("ReceiveMessage").GetProperty("billedUnits").GetInt64() >= 1, result.Stdout);
 
         Assert.Equal(Sorted(VisitorsOf(events)), Sorted(h.AcceptedVisitors()));
         Assert.True(h.EventApi.Requests.Count >= 2, "expected the 60 KB cap to need several requests");

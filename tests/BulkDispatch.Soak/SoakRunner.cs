@@ -61,7 +61,7 @@ internal static class SoakRunner
             var events = new SoakEvents(o.Events, o.Seed, o.RejectRate);
             var producerOptions = new ProducerOptions
             {
-                QueueUrl = queueUrl,
+                Sqs = { QueueUrl = queueUrl },
                 // Room for every event: nothing may be dropped while the emulator is down.
                 BufferCapacity = Math.Max(o.Events, 1000),
                 BufferBytes = Math.Max(64L * 1024 * 1024, o.Events * 16L * 1024),

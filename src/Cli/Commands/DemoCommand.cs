@@ -8,6 +8,7 @@ using Amazon.SQS.Model;
 using BulkDispatch.Core.Wire;
 using BulkDispatch.Producer;
 using Microsoft.Extensions.Logging.Abstractions;
+using BulkDispatch.Flush;
 using BulkDispatch.Flush.Engine;
 using BulkDispatch.Sandbox;
 using Microsoft.Extensions.Configuration;
@@ -190,7 +191,7 @@ internal static class DemoCommand
             ["BulkDispatch:Optimizely:EndpointOverride"] = eventApi.EventsUrl.ToString(),
             ["BulkDispatch:Flush:ReceiveWaitTime"] = "00:00:01",
         }).Build();
-        await using var services = CommonOptions.BuildServices(configuration, verbose, s => s.AddSingleton<IAmazonSQS>(sqs));
+        await using var services = CommonOptions.BuildServices(configuration, verbose, s => s.AddKeyedSingleton(FlushServiceCollectionExtensions.SqsServiceKey, sqs));
         say.WriteLine("Flushing ...");
         var progress = new ProgressLine();
         var report = await services.GetRequiredService<FlushEngine>().RunAsync(new FlushRunOptions { Progress = json ? null : progress.Show }, cancellationToken);
@@ -237,7 +238,7 @@ internal static class DemoCommand
     /// <summary>Publishes through the real producer, as an application's SDK dispatcher would, and waits until SQS has them.</summary>
     private static async Task<ProducerStatistics> PublishAsync(IAmazonSQS sqs, string queueUrl, IReadOnlyList<QueuedEvent> events, CancellationToken cancellationToken)
     {
-        await using var publisher = new SqsEventPublisher(new ProducerOptions { QueueUrl = queueUrl }, sqs, NullLoggerFactory.Instance);
+        await using var publisher = new SqsEventPublisher(new ProducerOptions { Sqs = { QueueUrl = queueUrl } }, sqs, NullLoggerFactory.Instance);
         foreach (var e in events)
         {
             publisher.TryPublish(e.Url, e.HttpVerb, e.Headers, e.Body);

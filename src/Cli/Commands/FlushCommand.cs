@@ -3,6 +3,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Amazon.SQS;
+using BulkDispatch.Flush;
 using BulkDispatch.Flush.Configuration;
 using BulkDispatch.Flush.Engine;
 using BulkDispatch.Flush.Reporting;
@@ -64,7 +65,7 @@ internal static class FlushCommand
             // Settings first: making the SQS client reads them, and bad ones must exit 2 naming each one.
             services.GetRequiredService<SettingsValidation>().ThrowIfInvalid();
             // Only --json prints the counts; counting looks at every message body, so it is off otherwise.
-            var sqsRequests = json ? SqsRequestCounter.Attach(services.GetRequiredService<IAmazonSQS>()) : null;
+            var sqsRequests = json ? SqsRequestCounter.Attach(services.GetRequiredKeyedService<IAmazonSQS>(FlushServiceCollectionExtensions.SqsServiceKey)) : null;
             var progress = new ProgressLine();
             var report = await engine.RunAsync(new FlushRunOptions { DryRun = parse.GetValue(DryRun), Progress = progress.Show }, cancellationToken);
             progress.Done();

@@ -2,7 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Amazon.Runtime;
+using BulkDispatch.Core.Configuration;
+using BulkDispatch.Core.Sqs;
 using BulkDispatch.Cli.Queues;
 using BulkDispatch.Core.Wire;
 using BulkDispatch.Flush.Configuration;
@@ -97,7 +98,7 @@ internal static class RedriveCommand
             if (context.Queues.DeadLetterQueueUrl is not { } dlqUrl)
             {
                 throw new BulkDispatchConfigurationException(
-                    $"BulkDispatch__Sqs__DeadLetterQueueUrl: not set, and the queue ({context.Queues.QueueUrl}) has no RedrivePolicy, so there is no dead-letter queue to redrive from. Example: https://sqs.us-west-2.amazonaws.com/123456789012/event-queue-dlq.");
+                    $"BulkDispatch__Sqs__DeadLetterQueueUrl: not set, and the queue ({UrlRedaction.Redact(context.Queues.QueueUrl)}) has no RedrivePolicy, so there is no dead-letter queue to redrive from. Example: https://sqs.us-west-2.amazonaws.com/123456789012/event-queue-dlq.");
             }
 
             // Fails with the setting's name if the dead-letter queue does not exist, before anything moves.
@@ -116,9 +117,9 @@ internal static class RedriveCommand
             await Console.Error.WriteLineAsync("Nothing was moved. Fix the settings above and run again (see README: Settings).");
             return ExitCodes.BadConfiguration;
         }
-        catch (Exception ex) when (ex is AmazonServiceException or HttpRequestException or TimeoutException)
+        catch (SqsRequestFailedException ex)
         {
-            await Console.Error.WriteLineAsync($"bulkdispatch redrive: SQS failed ({(ex as AmazonServiceException)?.ErrorCode ?? ex.GetType().Name}): {ex.Message} Batches already sent were deleted from the dead-letter queue; the rest stay there. Run redrive again.");
+            await Console.Error.WriteLineAsync($"bulkdispatch redrive: {ex.Message} Batches already sent were deleted from the dead-letter queue; the rest stay there. Run redrive again.");
             return ExitCodes.Failed;
         }
     }

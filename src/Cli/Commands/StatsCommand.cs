@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Amazon.Runtime;
+using BulkDispatch.Core.Sqs;
 using BulkDispatch.Cli.Queues;
 using BulkDispatch.Flush.Configuration;
 
@@ -72,9 +72,9 @@ internal static class StatsCommand
             await Console.Error.WriteLineAsync("Fix the settings above and run again (see README: Settings).");
             return ExitCodes.BadConfiguration;
         }
-        catch (Exception ex) when (ex is AmazonServiceException or HttpRequestException or TimeoutException)
+        catch (SqsRequestFailedException ex)
         {
-            await Console.Error.WriteLineAsync($"bulkdispatch stats: SQS failed ({(ex as AmazonServiceException)?.ErrorCode ?? ex.GetType().Name}): {ex.Message}");
+            await Console.Error.WriteLineAsync($"bulkdispatch stats: {ex.Message}");
             return ExitCodes.Failed;
         }
     }

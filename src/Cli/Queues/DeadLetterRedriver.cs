@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Net;
-using System.Text;
 using Amazon.Runtime;
-using Amazon.SQS;
 using Amazon.SQS.Model;
+using BulkDispatch.Core.Configuration;
+using BulkDispatch.Core.Sqs;
 using BulkDispatch.Core.Wire;
 
 namespace BulkDispatch.Cli.Queues;
@@ -111,16 +111,13 @@ internal readonly record struct RedriveProgress(string Method, long Moved, long 
 /// has it and everything is to move, otherwise receive from the dead-letter queue, send to the queue (body unchanged,
 /// the <c>BulkDispatch.Reason</c>/<c>Detail</c> attributes stripped), and delete only what was sent.
 /// </summary>
-internal sealed class DeadLetterRedriver(IAmazonSQS sqs, string queueUrl, string deadLetterQueueUrl, Action<RedriveProgress> progress, Action<string> note)
+internal sealed class DeadLetterRedriver(SqsGateway sqs, string queueUrl, string deadLetterQueueUrl, Action<RedriveProgress> progress, Action<string> note)
 {
     /// <summary>How long a received dead-letter message stays hidden while it is being moved.</summary>
     private const int HoldSeconds = 120;
 
     /// <summary>Receives in a row that bring only messages already handled, after which the run stops.</summary>
     private const int IdleReceiveLimit = 10;
-
-    /// <summary>The smallest SendMessageBatch payload limit a queue may have.</summary>
-    private const int MaxBatchBytes = 256 * 1024;
 
     private const int MaxFailuresListed = 100;
     private static readonly TimeSpan MoveTaskPollInterval = TimeSpan.FromSeconds(2);
@@ -192,8 +189,8 @@ internal sealed class DeadLetterRedriver(IAmazonSQS sqs, string queueUrl, string
             Method = RedriveMethod.Peek,
             MethodNote = "dry run",
             DryRun = true,
-            QueueUrl = queueUrl,
-            DeadLetterQueueUrl = deadLetterQueueUrl,
+            QueueUrl = UrlRedaction.Redact(queueUrl),
+            DeadLetterQueueUrl = UrlRedaction.Redact(deadLetterQueueUrl),
             Reasons = [.. request.Reasons.Order(StringComparer.Ordinal)],
             Max = request.Max,
             WouldMove = would,
@@ -219,11 +216,12 @@ internal sealed class DeadLetterRedriver(IAmazonSQS sqs, string queueUrl, string
             // SQS runs one task per queue at a time, so the newest task started after this one is ours (a finished
             // task no longer shows its handle).
             newestBefore = NewestStart(await ListTasksAsync(sourceArn, cancellationToken)) ?? long.MinValue;
-            handle = (await sqs.StartMessageMoveTaskAsync(new StartMessageMoveTaskRequest { SourceArn = sourceArn, DestinationArn = destinationArn }, cancellationToken)).TaskHandle;
+            var start = new StartMessageMoveTaskRequest { SourceArn = sourceArn, DestinationArn = destinationArn };
+            handle = (await sqs.CallAsync("StartMessageMoveTask", (client, token) => client.StartMessageMoveTaskAsync(start, token), cancellationToken: cancellationToken)).TaskHandle;
         }
-        catch (AmazonServiceException ex) when (IsUnsupported(ex))
+        catch (SqsRequestFailedException ex) when (ex.InnerException is AmazonServiceException service && IsUnsupported(service))
         {
-            return (null, $"the endpoint does not support StartMessageMoveTask ({ex.ErrorCode ?? ((int)ex.StatusCode).ToString(CultureInfo.InvariantCulture)})");
+            return (null, $"the endpoint does not support StartMessageMoveTask ({ex.ErrorCode})");
         }
 
         note($"Moving with SQS's message-move task (StartMessageMoveTask from {sourceArn} to {destinationArn}); the BulkDispatch.Reason/Detail attributes stay on the messages (the flush ignores them).");
@@ -242,11 +240,12 @@ internal sealed class DeadLetterRedriver(IAmazonSQS sqs, string queueUrl, string
                 note("Stopping: cancelling the message-move task; messages already moved stay moved.");
                 try
                 {
-                    await sqs.CancelMessageMoveTaskAsync(new CancelMessageMoveTaskRequest { TaskHandle = handle }, CancellationToken.None);
+                    var cancel = new CancelMessageMoveTaskRequest { TaskHandle = handle };
+                    await sqs.CallAsync("CancelMessageMoveTask", (client, token) => client.CancelMessageMoveTaskAsync(cancel, token), cancellationToken: CancellationToken.None);
                 }
-                catch (AmazonServiceException ex)
+                catch (SqsRequestFailedException ex)
                 {
-                    note($"Could not cancel the message-move task ({ex.ErrorCode}): {ex.Message} It keeps running in SQS (task handle {handle}).");
+                    note($"Could not cancel the message-move task ({ex.ErrorCode}): {ex.InnerException?.Message} It keeps running in SQS (task handle {handle}).");
                 }
             }
 
@@ -284,8 +283,8 @@ internal sealed class DeadLetterRedriver(IAmazonSQS sqs, string queueUrl, string
             Method = RedriveMethod.MessageMoveTask,
             MethodNote = "counts are SQS's approximate numbers",
             DryRun = false,
-            QueueUrl = queueUrl,
-            DeadLetterQueueUrl = deadLetterQueueUrl,
+            QueueUrl = UrlRedaction.Redact(queueUrl),
+            DeadLetterQueueUrl = UrlRedaction.Redact(deadLetterQueueUrl),
             Reasons = [],
             Moved = moved,
             Failed = failed,
@@ -295,8 +294,11 @@ internal sealed class DeadLetterRedriver(IAmazonSQS sqs, string queueUrl, string
         }, "");
     }
 
-    private async Task<List<ListMessageMoveTasksResultEntry>> ListTasksAsync(string sourceArn, CancellationToken cancellationToken) =>
-        (await sqs.ListMessageMoveTasksAsync(new ListMessageMoveTasksRequest { SourceArn = sourceArn, MaxResults = 10 }, cancellationToken)).Results ?? [];
+    private async Task<List<ListMessageMoveTasksResultEntry>> ListTasksAsync(string sourceArn, CancellationToken cancellationToken)
+    {
+        var request = new ListMessageMoveTasksRequest { SourceArn = sourceArn, MaxResults = 10 };
+        return (await sqs.CallAsync("ListMessageMoveTasks", (client, token) => client.ListMessageMoveTasksAsync(request, token), cancellationToken: cancellationToken)).Results ?? [];
+    }
 
     private static long? NewestStart(List<ListMessageMoveTasksResultEntry> tasks) => tasks.Count == 0 ? null : tasks.Max(t => t.StartedTimestamp);
 
@@ -308,8 +310,8 @@ internal sealed class DeadLetterRedriver(IAmazonSQS sqs, string queueUrl, string
 
     private async Task<string> ArnAsync(string url, CancellationToken cancellationToken)
     {
-        var response = await sqs.GetQueueAttributesAsync(new GetQueueAttributesRequest { QueueUrl = url, AttributeNames = ["QueueArn"] }, cancellationToken);
-        return response.Attributes?.GetValueOrDefault("QueueArn") ?? throw new InvalidOperationException($"SQS returned no QueueArn for '{url}'.");
+        var attributes = await sqs.GetQueueAttributesAsync(url, ["QueueArn"], cancellationToken: cancellationToken);
+        return attributes.GetValueOrDefault("QueueArn") ?? throw new InvalidOperationException($"SQS returned no QueueArn for '{UrlRedaction.Redact(url)}'.");
     }
 
     // ---- receive, send, delete --------------------------------------------------------------------------------
@@ -328,7 +330,7 @@ internal sealed class DeadLetterRedriver(IAmazonSQS sqs, string queueUrl, string
                 break;
             }
 
-            List<Message> messages;
+            IReadOnlyList<Message> messages;
             try
             {
                 messages = await QueueInspector.ReceiveAsync(sqs, deadLetterQueueUrl, (int)Math.Min(10, remaining), HoldSeconds, ["All"], cancellationToken);
@@ -400,8 +402,8 @@ internal sealed class DeadLetterRedriver(IAmazonSQS sqs, string queueUrl, string
             Method = RedriveMethod.ReceiveSendDelete,
             MethodNote = methodNote,
             DryRun = false,
-            QueueUrl = queueUrl,
-            DeadLetterQueueUrl = deadLetterQueueUrl,
+            QueueUrl = UrlRedaction.Redact(queueUrl),
+            DeadLetterQueueUrl = UrlRedaction.Redact(deadLetterQueueUrl),
             Reasons = [.. request.Reasons.Order(StringComparer.Ordinal)],
             Max = request.Max,
             Moved = _moved,
@@ -418,129 +420,57 @@ internal sealed class DeadLetterRedriver(IAmazonSQS sqs, string queueUrl, string
 
     private async Task MoveAsync(List<Message> batch, HashSet<string> handled)
     {
-        foreach (var part in SplitBySize(batch))
+        var sent = await SendAsync(batch);
+        var sentMessages = batch.Where((_, i) => sent[i]).ToList();
+        // Deleted only once sent, so none is lost; one retry of what SQS failed for its own reasons.
+        var deleted = await sqs.DeleteBatchAsync(deadLetterQueueUrl, sentMessages.Select(m => m.ReceiptHandle).ToList(), SqsRetryPolicy.Attempts(2));
+        var unsent = new List<Message>();
+        int d = 0;
+        for (int i = 0; i < batch.Count; i++)
         {
-            var sent = await SendAsync(part);
-            var deleted = await DeleteAsync(part.Where((_, i) => sent[i]).ToList());
-            var unsent = new List<Message>();
-            int d = 0;
-            for (int i = 0; i < part.Count; i++)
+            var m = batch[i];
+            string reason = QueueInspector.ReasonOf(m);
+            handled.Add(m.MessageId ?? "");
+            if (!sent[i])
             {
-                var m = part[i];
-                string reason = QueueInspector.ReasonOf(m);
-                handled.Add(m.MessageId ?? "");
-                if (sent[i])
-                {
-                    if (deleted[d++] is { } deleteError)
-                    {
-                        _notDeleted++;
-                        Fail(m, reason, $"sent to the queue but not deleted from the dead-letter queue ({deleteError}); it is now in both");
-                    }
-                    else
-                    {
-                        _moved++;
-                        _movedByReason[reason] = _movedByReason.GetValueOrDefault(reason) + 1;
-                    }
-                }
-                else
-                {
-                    unsent.Add(m);
-                }
+                unsent.Add(m);
             }
+            else if (deleted.Outcomes[d++] is { Succeeded: false } deleteError)
+            {
+                _notDeleted++;
+                Fail(m, reason, $"sent to the queue but not deleted from the dead-letter queue ({deleteError.Code}: {deleteError.Message}); it is now in both");
+            }
+            else
+            {
+                _moved++;
+                _movedByReason[reason] = _movedByReason.GetValueOrDefault(reason) + 1;
+            }
+        }
 
-            if (unsent.Count > 0)
-            {
-                // Not sent: they stay in the dead-letter queue, visible again at once.
-                await QueueInspector.ReleaseAsync(sqs, deadLetterQueueUrl, unsent, CancellationToken.None);
-            }
+        if (unsent.Count > 0)
+        {
+            // Not sent: they stay in the dead-letter queue, visible again at once.
+            await QueueInspector.ReleaseAsync(sqs, deadLetterQueueUrl, unsent, CancellationToken.None);
         }
     }
 
-    /// <summary>Sends the messages to the queue; true for each one SQS accepted. Failures are recorded.</summary>
-    private async Task<bool[]> SendAsync(List<Message> part)
+    /// <summary>Sends the messages to the queue (body unchanged, reason and detail stripped); true for each one SQS accepted. Failures are recorded.</summary>
+    private async Task<bool[]> SendAsync(List<Message> messages)
     {
-        var ok = new bool[part.Count];
-        string? error = null;
-        var errors = new Dictionary<int, string>();
-        try
+        var result = await sqs.SendBatchAsync(queueUrl, messages.Select(m => new SqsOutgoingMessage(m.Body ?? "", KeptAttributes(m))).ToList());
+        var ok = new bool[messages.Count];
+        for (int i = 0; i < messages.Count; i++)
         {
-            var response = await sqs.SendMessageBatchAsync(
-                new SendMessageBatchRequest
-                {
-                    QueueUrl = queueUrl,
-                    Entries = part.Select((m, i) => new SendMessageBatchRequestEntry(i.ToString(CultureInfo.InvariantCulture), m.Body) { MessageAttributes = KeptAttributes(m) }).ToList(),
-                },
-                CancellationToken.None);
-            foreach (var s in response.Successful ?? [])
-            {
-                ok[int.Parse(s.Id, CultureInfo.InvariantCulture)] = true;
-            }
-
-            foreach (var f in response.Failed ?? [])
-            {
-                errors[int.Parse(f.Id, CultureInfo.InvariantCulture)] = $"SendMessageBatch refused it ({f.Code}): {f.Message}";
-            }
-        }
-        catch (Exception ex) when (ex is AmazonServiceException or HttpRequestException or IOException or OperationCanceledException)
-        {
-            error = $"SendMessageBatch failed ({(ex as AmazonServiceException)?.ErrorCode ?? ex.GetType().Name}): {ex.Message}";
-        }
-
-        for (int i = 0; i < part.Count; i++)
-        {
+            ok[i] = result.Outcomes[i].Succeeded;
             if (!ok[i])
             {
                 _failed++;
-                Fail(part[i], QueueInspector.ReasonOf(part[i]), errors.GetValueOrDefault(i) ?? error ?? "SendMessageBatch did not report it as sent");
+                var failure = result.Outcomes[i];
+                Fail(messages[i], QueueInspector.ReasonOf(messages[i]), $"SendMessageBatch did not take it ({failure.Code}): {failure.Message}");
             }
         }
 
         return ok;
-    }
-
-    /// <summary>Deletes sent messages from the dead-letter queue (one retry); null for each deleted, else the error.</summary>
-    private async Task<string?[]> DeleteAsync(List<Message> sent)
-    {
-        var result = new string?[sent.Count];
-        var pending = Enumerable.Range(0, sent.Count).ToList();
-        for (int attempt = 0; attempt < 2 && pending.Count > 0; attempt++)
-        {
-            var still = new List<int>();
-            try
-            {
-                var response = await sqs.DeleteMessageBatchAsync(
-                    new DeleteMessageBatchRequest
-                    {
-                        QueueUrl = deadLetterQueueUrl,
-                        Entries = pending.Select(i => new DeleteMessageBatchRequestEntry(i.ToString(CultureInfo.InvariantCulture), sent[i].ReceiptHandle)).ToList(),
-                    },
-                    CancellationToken.None);
-                foreach (var f in response.Failed ?? [])
-                {
-                    int i = int.Parse(f.Id, CultureInfo.InvariantCulture);
-                    result[i] = $"{f.Code}: {f.Message}";
-                    still.Add(i);
-                }
-
-                foreach (var s in response.Successful ?? [])
-                {
-                    result[int.Parse(s.Id, CultureInfo.InvariantCulture)] = null;
-                }
-            }
-            catch (Exception ex) when (ex is AmazonServiceException or HttpRequestException or IOException or OperationCanceledException)
-            {
-                foreach (int i in pending)
-                {
-                    result[i] = $"{(ex as AmazonServiceException)?.ErrorCode ?? ex.GetType().Name}: {ex.Message}";
-                }
-
-                still = pending;
-            }
-
-            pending = still;
-        }
-
-        return result;
     }
 
     /// <summary>The message's attributes without the dead-letter reason and detail; null when none are left.</summary>
@@ -555,31 +485,6 @@ internal sealed class DeadLetterRedriver(IAmazonSQS sqs, string queueUrl, string
                 BinaryValue = p.Value.BinaryValue is { } b ? new MemoryStream(b.ToArray()) : null,
             }, StringComparer.Ordinal);
         return kept.Count > 0 ? kept : null;
-    }
-
-    /// <summary>Batches under the smallest SendMessageBatch limit a queue may have (a message larger than that goes alone).</summary>
-    private static IEnumerable<List<Message>> SplitBySize(List<Message> messages)
-    {
-        var part = new List<Message>();
-        long bytes = 0;
-        foreach (var m in messages)
-        {
-            long size = Encoding.UTF8.GetByteCount(m.Body ?? "") + (KeptAttributes(m)?.Sum(p => p.Key.Length + (p.Value.DataType?.Length ?? 0) + Encoding.UTF8.GetByteCount(p.Value.StringValue ?? "") + (p.Value.BinaryValue?.Length ?? 0)) ?? 0);
-            if (part.Count > 0 && bytes + size > MaxBatchBytes)
-            {
-                yield return part;
-                part = [];
-                bytes = 0;
-            }
-
-            part.Add(m);
-            bytes += size;
-        }
-
-        if (part.Count > 0)
-        {
-            yield return part;
-        }
     }
 
     private void Fail(Message m, string reason, string error)

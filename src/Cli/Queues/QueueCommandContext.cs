@@ -1,7 +1,7 @@
 using System.CommandLine;
-using Amazon.SQS;
 using BulkDispatch.Cli.Commands;
 using BulkDispatch.Core.Sqs;
+using BulkDispatch.Flush;
 using BulkDispatch.Flush.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -10,13 +10,13 @@ namespace BulkDispatch.Cli.Queues;
 
 /// <summary>
 /// What <c>stats</c> and <c>redrive</c> share: the settings (validated like the flush's, so a bad one exits 2 naming it),
-/// the SQS client every host uses, and the queue and dead-letter queue resolved as the flush resolves them.
+/// the flush's SQS gateway (its client and credentials, as every host makes them), and the queue and dead-letter queue resolved as the flush resolves them.
 /// </summary>
 internal sealed class QueueCommandContext : IAsyncDisposable
 {
     private readonly ServiceProvider _services;
 
-    private QueueCommandContext(ServiceProvider services, IAmazonSQS sqs, SqsOptions options, QueuePair queues)
+    private QueueCommandContext(ServiceProvider services, SqsGateway sqs, SqsOptions options, QueuePair queues)
     {
         _services = services;
         Sqs = sqs;
@@ -24,7 +24,7 @@ internal sealed class QueueCommandContext : IAsyncDisposable
         Queues = queues;
     }
 
-    public IAmazonSQS Sqs { get; }
+    public SqsGateway Sqs { get; }
 
     public SqsOptions Options { get; }
 
@@ -47,7 +47,7 @@ internal sealed class QueueCommandContext : IAsyncDisposable
         {
             services.GetRequiredService<SettingsValidation>().ThrowIfInvalid();
             var options = services.GetRequiredService<IOptions<SqsOptions>>().Value;
-            var sqs = services.GetRequiredService<IAmazonSQS>();
+            var sqs = services.GetRequiredKeyedService<SqsGateway>(FlushServiceCollectionExtensions.SqsServiceKey);
             var queues = await QueueInspector.ResolveAsync(sqs, options, cancellationToken);
             return new QueueCommandContext(services, sqs, options, queues);
         }

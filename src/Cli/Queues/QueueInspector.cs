@@ -1,17 +1,12 @@
 using System.Globalization;
-using System.Text.Json;
-using Amazon.Runtime;
-using Amazon.SQS;
 using Amazon.SQS.Model;
+using BulkDispatch.Core.Configuration;
 using BulkDispatch.Core.Sqs;
 using BulkDispatch.Core.Wire;
 using BulkDispatch.Flush.Configuration;
 using BulkDispatch.Flush.Queue;
 
 namespace BulkDispatch.Cli.Queues;
-
-/// <summary>A queue's redrive policy: where messages go after <see cref="MaxReceiveCount"/> receives.</summary>
-internal sealed record RedrivePolicyInfo(string? DeadLetterTargetArn, int? MaxReceiveCount);
 
 /// <summary>One queue's counts and settings, as <c>GetQueueAttributes</c> reported them.</summary>
 internal sealed record QueueStatistics
@@ -37,7 +32,7 @@ internal sealed record QueueStatistics
 
     public int? MaximumMessageSize { get; init; }
 
-    public RedrivePolicyInfo? RedrivePolicy { get; init; }
+    public SqsRedrivePolicy? RedrivePolicy { get; init; }
 
     /// <summary>Dead-letter reasons counted by peeking (the dead-letter queue only).</summary>
     public ReasonSample? Reasons { get; init; }
@@ -79,8 +74,7 @@ internal static class QueueInspector
     /// <summary>Receives in a row that bring no message not seen before, after which a peek stops.</summary>
     private const int IdleReceiveLimit = 10;
 
-    private const int ReceiveWaitSeconds = 1;
-    private static readonly TimeSpan ReceiveTimeout = TimeSpan.FromSeconds(ReceiveWaitSeconds + 10);
+    private static readonly TimeSpan ReceiveWait = TimeSpan.FromSeconds(1);
 
     private static readonly List<string> StatisticsAttributes =
     [
@@ -90,35 +84,29 @@ internal static class QueueInspector
 
     /// <summary>Resolves the queue URL and the dead-letter queue (setting, else the RedrivePolicy target) as the flush does.</summary>
     /// <exception cref="BulkDispatchConfigurationException">A queue does not exist or SQS refuses access.</exception>
-    public static async Task<QueuePair> ResolveAsync(IAmazonSQS sqs, SqsOptions options, CancellationToken cancellationToken)
+    public static async Task<QueuePair> ResolveAsync(SqsGateway sqs, SqsOptions options, CancellationToken cancellationToken)
     {
         var info = await QueueAccess.DescribeAsync(sqs, options, cancellationToken);
-        bool fromSetting = !string.IsNullOrWhiteSpace(options.DeadLetterQueueUrl);
-        return new QueuePair(info.QueueUrl, info.DeadLetterQueueUrl, fromSetting);
+        return new QueuePair(info.QueueUrl, info.DeadLetterQueueUrl, info.DeadLetterQueueFromSetting);
     }
 
     /// <summary>The queue's counts and settings; <paramref name="settingName"/> (the setting that named the queue) is named when it does not exist.</summary>
-    public static async Task<QueueStatistics> ReadAsync(IAmazonSQS sqs, string queueUrl, string settingName, CancellationToken cancellationToken)
+    public static async Task<QueueStatistics> ReadAsync(SqsGateway sqs, string queueUrl, string settingName, CancellationToken cancellationToken)
     {
-        GetQueueAttributesResponse response;
+        IReadOnlyDictionary<string, string> a;
         try
         {
-            response = await sqs.GetQueueAttributesAsync(new GetQueueAttributesRequest { QueueUrl = queueUrl, AttributeNames = StatisticsAttributes }, cancellationToken);
+            a = await sqs.GetQueueAttributesAsync(queueUrl, StatisticsAttributes, cancellationToken: cancellationToken);
         }
-        catch (QueueDoesNotExistException)
+        catch (SqsRequestFailedException ex) when (ex.Kind == SqsFailureKind.Fatal)
         {
-            throw new BulkDispatchConfigurationException($"{settingName} ('{queueUrl}'): the queue does not exist. Check the URL, the region and the account.");
-        }
-        catch (AmazonSQSException ex) when (QueueAccess.IsFatal(ex))
-        {
-            throw new BulkDispatchConfigurationException($"SQS refused access to '{queueUrl}' ({ex.ErrorCode}): {ex.Message} Check the AWS credentials (BulkDispatch__Aws__Credentials) and that they allow sqs:GetQueueAttributes.");
+            throw QueueAccess.ConfigurationError(ex, $"{settingName} ({SettingsBinder.Show(queueUrl)})", "sqs:GetQueueAttributes");
         }
 
-        var a = response.Attributes ?? [];
         return new QueueStatistics
         {
             Name = queueUrl[(queueUrl.TrimEnd('/').LastIndexOf('/') + 1)..].TrimEnd('/'),
-            Url = queueUrl,
+            Url = UrlRedaction.Redact(queueUrl),
             Arn = a.GetValueOrDefault("QueueArn"),
             Visible = Long(a, "ApproximateNumberOfMessages") ?? 0,
             InFlight = Long(a, "ApproximateNumberOfMessagesNotVisible") ?? 0,
@@ -126,7 +114,7 @@ internal static class QueueInspector
             RetentionSeconds = Long(a, "MessageRetentionPeriod"),
             VisibilityTimeoutSeconds = (int?)Long(a, "VisibilityTimeout"),
             MaximumMessageSize = (int?)Long(a, "MaximumMessageSize"),
-            RedrivePolicy = ParseRedrivePolicy(a.GetValueOrDefault("RedrivePolicy")),
+            RedrivePolicy = SqsRedrivePolicy.Parse(a.GetValueOrDefault("RedrivePolicy")),
         };
     }
 
@@ -137,13 +125,13 @@ internal static class QueueInspector
     /// <paramref name="expectedTotal"/> (visible, in flight and delayed) tells whether the counts cover the whole queue.
     /// </summary>
     public static async Task<ReasonSample> PeekReasonsAsync(
-        IAmazonSQS sqs, string queueUrl, long expectedVisible, long expectedTotal, int limit, CancellationToken cancellationToken)
+        SqsGateway sqs, string queueUrl, long expectedVisible, long expectedTotal, int limit, CancellationToken cancellationToken)
     {
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var counts = new SortedDictionary<string, long>(StringComparer.Ordinal);
         bool leftUncounted = false;
         int idle = 0;
-        List<Message> last = [];
+        IReadOnlyList<Message> last = [];
         while (!cancellationToken.IsCancellationRequested && seen.Count < limit)
         {
             // "All", not just the reason: some emulators (fauxqs 1.9) return the MD5 of every attribute when asked for
@@ -201,90 +189,27 @@ internal static class QueueInspector
         message.MessageAttributes?.GetValueOrDefault(WireFormat.ReasonAttribute)?.StringValue is { Length: > 0 } reason ? reason : NoReason;
 
     /// <summary>One receive with its own timeout (receives have been seen to hang); an empty list when nothing came.</summary>
-    public static async Task<List<Message>> ReceiveAsync(
-        IAmazonSQS sqs, string queueUrl, int max, int visibilityTimeoutSeconds, List<string> messageAttributeNames, CancellationToken cancellationToken)
+    /// <exception cref="SqsRequestFailedException">SQS failed or did not answer in time.</exception>
+    public static async Task<IReadOnlyList<Message>> ReceiveAsync(
+        SqsGateway sqs, string queueUrl, int max, int visibilityTimeoutSeconds, IReadOnlyList<string> messageAttributeNames, CancellationToken cancellationToken) =>
+        await sqs.ReceiveAsync(
+            new SqsReceiveRequest(queueUrl)
+            {
+                MaxMessages = max,
+                WaitTime = ReceiveWait,
+                VisibilityTimeoutSeconds = visibilityTimeoutSeconds,
+                MessageAttributeNames = messageAttributeNames,
+            },
+            cancellationToken: cancellationToken);
+
+    /// <summary>Makes received messages visible again at once (ChangeMessageVisibility 0); returns how many could not be.</summary>
+    public static async Task<int> ReleaseAsync(SqsGateway sqs, string queueUrl, IEnumerable<Message> messages, CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(ReceiveTimeout);
-        try
-        {
-            var response = await sqs.ReceiveMessageAsync(
-                new ReceiveMessageRequest
-                {
-                    QueueUrl = queueUrl,
-                    MaxNumberOfMessages = Math.Clamp(max, 1, 10),
-                    WaitTimeSeconds = ReceiveWaitSeconds,
-                    VisibilityTimeout = visibilityTimeoutSeconds,
-                    MessageAttributeNames = messageAttributeNames,
-                },
-                timeout.Token);
-            return response.Messages ?? [];
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new TimeoutException($"SQS did not answer a receive from '{queueUrl}' within {ReceiveTimeout.TotalSeconds:0} s.");
-        }
+        var handles = messages.Where(m => m.ReceiptHandle is not null).Select(m => m.ReceiptHandle).ToList();
+        var result = await sqs.ChangeVisibilityBatchAsync(queueUrl, handles, 0, cancellationToken: cancellationToken);
+        return handles.Count - result.Succeeded;
     }
 
-    /// <summary>Makes received messages visible again at once (ChangeMessageVisibility 0); returns how many SQS refused.</summary>
-    public static async Task<int> ReleaseAsync(IAmazonSQS sqs, string queueUrl, IEnumerable<Message> messages, CancellationToken cancellationToken)
-    {
-        int refused = 0;
-        foreach (var chunk in messages.Where(m => m.ReceiptHandle is not null).Chunk(10))
-        {
-            try
-            {
-                var response = await sqs.ChangeMessageVisibilityBatchAsync(
-                    new ChangeMessageVisibilityBatchRequest
-                    {
-                        QueueUrl = queueUrl,
-                        Entries = chunk.Select((m, i) => new ChangeMessageVisibilityBatchRequestEntry(i.ToString(CultureInfo.InvariantCulture), m.ReceiptHandle) { VisibilityTimeout = 0 }).ToList(),
-                    },
-                    cancellationToken);
-                refused += response.Failed?.Count ?? 0;
-            }
-            catch (Exception ex) when (ex is AmazonServiceException or HttpRequestException or IOException or TimeoutException)
-            {
-                refused += chunk.Length;
-            }
-        }
-
-        return refused;
-    }
-
-    private static long? Long(Dictionary<string, string> attributes, string name) =>
+    private static long? Long(IReadOnlyDictionary<string, string> attributes, string name) =>
         attributes.TryGetValue(name, out var text) && long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out long value) ? value : null;
-
-    private static RedrivePolicyInfo? ParseRedrivePolicy(string? json)
-    {
-        if (string.IsNullOrWhiteSpace(json))
-        {
-            return null;
-        }
-
-        try
-        {
-            using var doc = JsonDocument.Parse(json);
-            var root = doc.RootElement;
-            string? target = root.TryGetProperty("deadLetterTargetArn", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
-            int? max = null;
-            if (root.TryGetProperty("maxReceiveCount", out var m))
-            {
-                if (m.ValueKind == JsonValueKind.Number && m.TryGetInt32(out int n))
-                {
-                    max = n;
-                }
-                else if (m.ValueKind == JsonValueKind.String && int.TryParse(m.GetString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out int s))
-                {
-                    max = s;
-                }
-            }
-
-            return new RedrivePolicyInfo(target, max);
-        }
-        catch (JsonException)
-        {
-            return new RedrivePolicyInfo(null, null);
-        }
-    }
 }

@@ -20,4 +20,8 @@ internal sealed class KeyVaultOptions
 
     /// <summary>How long secrets read from the vault are used before they are read again (rotation is picked up then, or at once on an AWS auth error).</summary>
     public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>The vault URI as a <see cref="Uri"/>, or null when it is missing or not an https URL.</summary>
+    internal Uri? VaultUriOrNull() =>
+        Uri.TryCreate(VaultUri?.Trim(), UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttps && uri.Host.Length > 0 ? uri : null;
 }

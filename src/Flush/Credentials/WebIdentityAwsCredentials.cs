@@ -3,6 +3,7 @@ using Amazon.SecurityToken;
 using Amazon.SecurityToken.Model;
 using Azure.Core;
 using Azure.Identity;
+using BulkDispatch.Core.Sqs;
 using BulkDispatch.Flush.Configuration;
 using Microsoft.Extensions.Logging;
 
@@ -17,7 +18,7 @@ namespace BulkDispatch.Flush.Credentials;
 /// <see cref="RefreshingAWSCredentials"/> renews the credentials in the background once they are within
 /// <see cref="RefreshingAWSCredentials.PreemptExpiryTime"/> of expiring, so requests never carry expired ones.
 /// </remarks>
-internal sealed class WebIdentityAwsCredentials : RefreshingAWSCredentials, IInvalidatableCredentials
+internal sealed class WebIdentityAwsCredentials : RefreshingAWSCredentials, IRefreshableCredentials
 {
     private readonly IAmazonSecurityTokenService _sts;
     private readonly TokenCredential _azure;

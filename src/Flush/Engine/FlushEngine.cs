@@ -32,7 +32,7 @@ public sealed record FlushRunOptions
 /// </summary>
 public sealed class FlushEngine
 {
-    private readonly Lazy<IAmazonSQS> _sqs; // created after the settings are validated
+    private readonly Lazy<SqsCalls> _sqs; // created after the settings are validated
     private readonly OptimizelyClient _client;
     private readonly SettingsValidation _validation;
     private readonly IOptions<SqsOptions> _sqsOptions;
@@ -44,7 +44,7 @@ public sealed class FlushEngine
     private readonly ILogger<FlushEngine> _logger;
 
     internal FlushEngine(
-        Lazy<IAmazonSQS> sqs,
+        Lazy<SqsCalls> sqs,
         OptimizelyClient client,
         SettingsValidation validation,
         IOptions<SqsOptions> sqsOptions,

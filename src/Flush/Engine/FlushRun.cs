@@ -26,7 +26,7 @@ namespace BulkDispatch.Flush.Engine;
 /// </summary>
 internal sealed partial class FlushRun : IDisposable
 {
-    private readonly IAmazonSQS _sqs;
+    private readonly SqsCalls _sqs;
     private readonly OptimizelyClient _client;
     private readonly FlushOptions _options;
     private readonly IReadOnlyList<Uri> _allowed;
@@ -68,7 +68,7 @@ internal sealed partial class FlushRun : IDisposable
     private bool _dlqMissingLogged;
 
     public FlushRun(
-        IAmazonSQS sqs,
+        SqsCalls sqs,
         OptimizelyClient client,
         FlushOptions options,
         OptimizelyOptions optimizely,

@@ -1,6 +1,6 @@
-using System.Text.Json;
+using System.Runtime.ExceptionServices;
 using Amazon.SQS;
-using Amazon.SQS.Model;
+using BulkDispatch.Core.Configuration;
 using BulkDispatch.Core.Sqs;
 using BulkDispatch.Flush.Configuration;
 
@@ -14,78 +14,65 @@ namespace BulkDispatch.Flush.Queue;
 internal sealed record QueueInfo(string QueueUrl, string? DeadLetterQueueUrl, int VisibilityTimeoutSeconds, int MaxMessageBytes = QueueInfo.SqsMaxMessageBytes)
 {
     /// <summary>SQS's largest message (1 MiB), assumed when the queue does not say.</summary>
-    public const int SqsMaxMessageBytes = 1024 * 1024;
+    public const int SqsMaxMessageBytes = SqsLimits.MaxMessageBytes;
 }
 
 /// <summary>
-/// Resolves the queue and its dead-letter queue from the settings and the queue's own attributes,
-/// and tells fatal SQS errors (wrong queue, no access: stop and say so) from transient ones.
+/// The flush's view of its queue: the gateway's description, with fatal SQS errors (wrong queue, no access) turned into
+/// configuration errors that name the setting to fix.
 /// </summary>
 internal static class QueueAccess
 {
-    public static async Task<QueueInfo> DescribeAsync(IAmazonSQS sqs, SqsOptions options, CancellationToken cancellationToken)
+    /// <summary>The queue as <see cref="SqsGateway.DescribeQueueAsync"/> finds it, for the flush engine.</summary>
+    /// <exception cref="BulkDispatchConfigurationException">The queue does not exist or SQS refuses access.</exception>
+    /// <remarks>A transient failure is rethrown as what the AWS SDK or the network threw, as the engine expects.</remarks>
+    public static async Task<QueueInfo> DescribeAsync(SqsCalls sqs, SqsOptions options, CancellationToken cancellationToken)
     {
-        string queueUrl = options.QueueUrl ?? "";
         try
         {
-            if (string.IsNullOrWhiteSpace(queueUrl))
-            {
-                queueUrl = (await sqs.GetQueueUrlAsync(options.QueueName, cancellationToken)).QueueUrl;
-            }
-
-            var attributes = await sqs.GetQueueAttributesAsync(
-                new GetQueueAttributesRequest { QueueUrl = queueUrl, AttributeNames = ["VisibilityTimeout", "RedrivePolicy", "MaximumMessageSize"] },
-                cancellationToken);
-            int visibility = attributes.VisibilityTimeout > 0 ? attributes.VisibilityTimeout : 30;
-            string? dlq = string.IsNullOrWhiteSpace(options.DeadLetterQueueUrl) ? null : options.DeadLetterQueueUrl;
-            if (dlq is null && attributes.Attributes?.TryGetValue("RedrivePolicy", out var redrive) == true)
-            {
-                dlq = await DeadLetterQueueUrlAsync(sqs, redrive, cancellationToken);
-            }
-
-            int maxMessage = attributes.MaximumMessageSize is > 0 and var size ? size : QueueInfo.SqsMaxMessageBytes;
-            return new QueueInfo(queueUrl, dlq, visibility, maxMessage);
+            var d = await DescribeAsync(sqs.Gateway, options, cancellationToken);
+            return new QueueInfo(d.QueueUrl, d.DeadLetterQueueUrl, d.VisibilityTimeoutSeconds, d.MaxMessageBytes);
         }
-        catch (QueueDoesNotExistException)
+        catch (SqsRequestFailedException ex) when (ex.InnerException is not null)
         {
-            string which = string.IsNullOrWhiteSpace(options.QueueUrl) ? $"BulkDispatch__Sqs__QueueName ('{options.QueueName}' in {options.Region})" : $"BulkDispatch__Sqs__QueueUrl ('{options.QueueUrl}')";
-            throw new BulkDispatchConfigurationException($"{which}: the queue does not exist. Check the name, the region and the account.");
-        }
-        catch (Amazon.Runtime.AmazonClientException ex) when (ex.Message.StartsWith("Failed to resolve AWS credentials", StringComparison.Ordinal))
-        {
-            // The SDK's default chain found nothing; its own message lists every provider it tried.
-            throw new BulkDispatchConfigurationException(
-                "BulkDispatch__Aws__Credentials (Default): the AWS SDK found no credentials. Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
-                + "(app settings, local.settings.json Values, or the environment), AWS_PROFILE, or a role; or set BulkDispatch__Aws__Credentials "
-                + "to KeyVault or WebIdentity (see docs/credentials.md).", ex);
-        }
-        catch (AmazonSQSException ex) when (IsFatal(ex))
-        {
-            throw new BulkDispatchConfigurationException($"SQS refused access to the queue ({ex.ErrorCode}): {ex.Message} Check the AWS credentials (BulkDispatch__Aws__Credentials) and that they allow sqs:ReceiveMessage, sqs:DeleteMessage, sqs:ChangeMessageVisibility, sqs:GetQueueAttributes and sqs:SendMessage on the dead-letter queue.");
+            ExceptionDispatchInfo.Capture(ex.InnerException).Throw();
+            throw;
         }
     }
+
+    /// <summary>The queue, its settings and its dead-letter queue (the setting, else the RedrivePolicy target).</summary>
+    /// <exception cref="BulkDispatchConfigurationException">The queue does not exist or SQS refuses access.</exception>
+    /// <exception cref="SqsRequestFailedException">SQS could not be reached or failed (transient).</exception>
+    public static async Task<SqsQueueDescription> DescribeAsync(SqsGateway gateway, SqsOptions options, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await gateway.DescribeQueueAsync(options, cancellationToken: cancellationToken);
+        }
+        catch (SqsRequestFailedException ex) when (ex.Kind == SqsFailureKind.Fatal)
+        {
+            throw ConfigurationError(ex, QueueSetting(options), "sqs:ReceiveMessage, sqs:DeleteMessage, sqs:ChangeMessageVisibility, sqs:GetQueueAttributes and sqs:SendMessage on the dead-letter queue");
+        }
+    }
+
+    /// <summary>A fatal SQS error on a queue, as the configuration error it is: the setting that names the queue, and what to check.</summary>
+    /// <param name="ex">The fatal failure.</param>
+    /// <param name="queueSetting">The setting and its value, e.g. <c>BulkDispatch__Sqs__QueueUrl ('https://...')</c>.</param>
+    /// <param name="permissions">The SQS actions the credentials need.</param>
+    public static BulkDispatchConfigurationException ConfigurationError(SqsRequestFailedException ex, string queueSetting, string permissions) =>
+        IsMissingQueue(ex)
+            ? new BulkDispatchConfigurationException($"{queueSetting}: the queue does not exist. Check the name, the region and the account.")
+            : new BulkDispatchConfigurationException(
+                $"SQS refused access to the queue ({ex.ErrorCode}): {ex.InnerException?.Message} Check the AWS credentials (BulkDispatch__Aws__Credentials) and that they allow {permissions}.");
+
+    /// <summary>The setting that names the queue, with its (redacted) value, for messages.</summary>
+    public static string QueueSetting(SqsOptions options) => string.IsNullOrWhiteSpace(options.QueueUrl)
+        ? $"BulkDispatch__Sqs__QueueName ('{options.QueueName}' in {options.Region})"
+        : $"BulkDispatch__Sqs__QueueUrl ({SettingsBinder.Show(options.QueueUrl)})";
 
     /// <summary>Errors that retrying cannot fix: stop the run and tell the operator.</summary>
-    public static bool IsFatal(AmazonSQSException ex) => ex is QueueDoesNotExistException || ex.ErrorCode is
-        "AccessDenied" or "AccessDeniedException" or "InvalidClientTokenId" or "SignatureDoesNotMatch" or
-        "UnrecognizedClientException" or "InvalidSecurity" or "AWS.SimpleQueueService.NonExistentQueue" or "ExpiredToken";
+    public static bool IsFatal(AmazonSQSException ex) => SqsErrors.Classify(ex) == SqsFailureKind.Fatal;
 
-    private static async Task<string?> DeadLetterQueueUrlAsync(IAmazonSQS sqs, string redrivePolicy, CancellationToken cancellationToken)
-    {
-        using var policy = JsonDocument.Parse(redrivePolicy);
-        if (!policy.RootElement.TryGetProperty("deadLetterTargetArn", out var arnElement) || arnElement.GetString() is not { } arn)
-        {
-            return null;
-        }
-
-        // arn:aws:sqs:REGION:ACCOUNT:NAME
-        var parts = arn.Split(':');
-        if (parts.Length < 6)
-        {
-            return null;
-        }
-
-        var response = await sqs.GetQueueUrlAsync(new GetQueueUrlRequest { QueueName = parts[5], QueueOwnerAWSAccountId = parts[4] }, cancellationToken);
-        return response.QueueUrl;
-    }
+    private static bool IsMissingQueue(SqsRequestFailedException ex) =>
+        ex.InnerException is Amazon.SQS.Model.QueueDoesNotExistException || ex.ErrorCode is "AWS.SimpleQueueService.NonExistentQueue" or "QueueDoesNotExist";
 }

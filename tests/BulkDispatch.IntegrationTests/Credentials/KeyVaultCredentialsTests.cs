@@ -1,4 +1,4 @@
-using Amazon.SQS;
+using BulkDispatch.Core.Sqs;
 using BulkDispatch.Flush.Configuration;
 using Microsoft.Extensions.Time.Testing;
 using BulkDispatch.TestKit;
@@ -22,8 +22,8 @@ public sealed class KeyVaultCredentialsTests(GuardedEmulatorFixture fixture) : I
         var services = setup.Services(new Dictionary<string, string?> { ["BulkDispatch:KeyVault:SessionTokenSecret"] = "aws-session-token" });
 
         var credentials = await KeyVaultSetup.Credentials(services).GetCredentialsAsync();
-        using var sqs = setup.SqsClient(fixture.Emulator);
-        await sqs.ListQueuesAsync(new Amazon.SQS.Model.ListQueuesRequest());
+        var sqs = setup.Gateway(fixture.Emulator);
+        await KeyVaultSetup.ListQueuesAsync(sqs);
 
         Assert.Equal(GuardedEmulatorFixture.FirstKeyId, credentials.AccessKey);
         Assert.Equal(setup.SecretValues[0], credentials.SecretKey);
@@ -40,11 +40,12 @@ public sealed class KeyVaultCredentialsTests(GuardedEmulatorFixture fixture) : I
         // The control for every test here: the emulator really rejects a key other than the one it requires.
         await fixture.Emulator.RequireAccessKeyAsync(GuardedEmulatorFixture.FirstKeyId);
         await using var setup = await KeyVaultSetup.StartAsync("AKIANOTTHEREQUIRED01");
-        using var sqs = setup.SqsClient(fixture.Emulator);
+        var sqs = setup.Gateway(fixture.Emulator);
 
-        var error = await Assert.ThrowsAsync<AmazonSQSException>(() => sqs.ListQueuesAsync(new Amazon.SQS.Model.ListQueuesRequest()));
+        var error = await Assert.ThrowsAsync<SqsRequestFailedException>(() => KeyVaultSetup.ListQueuesAsync(sqs));
 
         Assert.Equal("InvalidClientTokenId", error.ErrorCode);
+        Assert.Equal(SqsFailureKind.Fatal, error.Kind);
         Assert.Equal(System.Net.HttpStatusCode.Forbidden, error.StatusCode);
         Assert.Equal(2, setup.Vault.Reads["aws-access-key-id"]); // read, refused, read again once, refused: no loop
         Assert.Single(setup.Logs.Warnings, w => w.Contains("InvalidClientTokenId", StringComparison.Ordinal));
@@ -56,13 +57,13 @@ public sealed class KeyVaultCredentialsTests(GuardedEmulatorFixture fixture) : I
     {
         await fixture.Emulator.RequireAccessKeyAsync(GuardedEmulatorFixture.FirstKeyId);
         await using var setup = await KeyVaultSetup.StartAsync(GuardedEmulatorFixture.FirstKeyId);
-        using var sqs = setup.SqsClient(fixture.Emulator);
-        await sqs.ListQueuesAsync(new Amazon.SQS.Model.ListQueuesRequest());
+        var sqs = setup.Gateway(fixture.Emulator);
+        await KeyVaultSetup.ListQueuesAsync(sqs);
 
         setup.StoreKey(SecondKeyId);
         await fixture.Emulator.RequireAccessKeyAsync(SecondKeyId);
-        await sqs.ListQueuesAsync(new Amazon.SQS.Model.ListQueuesRequest());
-        await sqs.ListQueuesAsync(new Amazon.SQS.Model.ListQueuesRequest());
+        await KeyVaultSetup.ListQueuesAsync(sqs);
+        await KeyVaultSetup.ListQueuesAsync(sqs);
 
         Assert.Equal(2, setup.Vault.Reads["aws-access-key-id"]);
         Assert.Equal(2, setup.Vault.Reads["aws-secret-access-key"]);
@@ -117,9 +118,9 @@ public sealed class KeyVaultCredentialsTests(GuardedEmulatorFixture fixture) : I
     {
         await using var setup = await KeyVaultSetup.StartAsync(GuardedEmulatorFixture.FirstKeyId);
         setup.Vault.Remove("aws-secret-access-key");
-        using var sqs = setup.SqsClient(fixture.Emulator);
+        var sqs = setup.Gateway(fixture.Emulator);
 
-        var error = await Assert.ThrowsAsync<BulkDispatchConfigurationException>(() => sqs.ListQueuesAsync(new Amazon.SQS.Model.ListQueuesRequest()));
+        var error = await Assert.ThrowsAsync<BulkDispatchConfigurationException>(() => KeyVaultSetup.ListQueuesAsync(sqs));
 
         Assert.Contains("the secret 'aws-secret-access-key' was not found in " + setup.Vault.VaultUri, error.Message, StringComparison.Ordinal);
         Assert.Contains("BulkDispatch__KeyVault__SecretAccessKeySecret", error.Message, StringComparison.Ordinal);
@@ -131,9 +132,9 @@ public sealed class KeyVaultCredentialsTests(GuardedEmulatorFixture fixture) : I
     {
         await using var setup = await KeyVaultSetup.StartAsync(GuardedEmulatorFixture.FirstKeyId);
         setup.Vault.Forbidden = true;
-        using var sqs = setup.SqsClient(fixture.Emulator);
+        var sqs = setup.Gateway(fixture.Emulator);
 
-        var error = await Assert.ThrowsAsync<BulkDispatchConfigurationException>(() => sqs.ListQueuesAsync(new Amazon.SQS.Model.ListQueuesRequest()));
+        var error = await Assert.ThrowsAsync<BulkDispatchConfigurationException>(() => KeyVaultSetup.ListQueuesAsync(sqs));
 
         Assert.Contains("403", error.Message, StringComparison.Ordinal);
         Assert.Contains("'Key Vault Secrets User' role on the vault", error.Message, StringComparison.Ordinal);
@@ -145,9 +146,9 @@ public sealed class KeyVaultCredentialsTests(GuardedEmulatorFixture fixture) : I
     {
         await using var setup = await KeyVaultSetup.StartAsync(GuardedEmulatorFixture.FirstKeyId);
         setup.Identity = new TestTokenCredential(unavailable: true);
-        using var sqs = setup.SqsClient(fixture.Emulator);
+        var sqs = setup.Gateway(fixture.Emulator);
 
-        var error = await Assert.ThrowsAsync<BulkDispatchConfigurationException>(() => sqs.ListQueuesAsync(new Amazon.SQS.Model.ListQueuesRequest()));
+        var error = await Assert.ThrowsAsync<BulkDispatchConfigurationException>(() => KeyVaultSetup.ListQueuesAsync(sqs));
 
         Assert.Contains("'az login'", error.Message, StringComparison.Ordinal);
         Assert.Contains("managed identity", error.Message, StringComparison.Ordinal);

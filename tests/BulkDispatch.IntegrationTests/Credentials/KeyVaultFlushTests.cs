@@ -53,5 +53,33 @@ public sealed class KeyVaultFlushTests(GuardedEmulatorFixture fixture) : IClassF
         setup.AssertNoSecretIn(first.ToText(), second.ToText(), FlushCommandJson(first), FlushCommandJson(second));
     }
 
+    [Fact]
+    public async Task The_requests_of_a_flush_signed_with_the_vaults_key_are_counted()
+    {
+        // The counter hooks the AWS client's own request events: it counted nothing while a reflection proxy stood in front of it.
+        await fixture.Emulator.RequireAccessKeyAsync(GuardedEmulatorFixture.FirstKeyId);
+        await using var h = await FlushHarness.CreateAsync(fixture.Emulator);
+        await using var setup = await KeyVaultSetup.StartAsync(GuardedEmulatorFixture.FirstKeyId);
+        var services = setup.Services(new Dictionary<string, string?>(FlushHarness.FastSettings)
+        {
+            ["BulkDispatch:Sqs:QueueUrl"] = h.QueueUrl,
+            ["BulkDispatch:Sqs:ServiceUrl"] = fixture.Emulator.ServiceUrl.ToString(),
+            ["BulkDispatch:Optimizely:EndpointOverride"] = h.EventApi.EventsUrl.ToString(),
+        });
+        var counter = BulkDispatch.Cli.SqsRequestCounter.Attach(services.GetRequiredKeyedService<Amazon.SQS.IAmazonSQS>(BulkDispatch.Flush.FlushServiceCollectionExtensions.SqsServiceKey));
+        var events = TestVectors.All.Take(10).Select(v => new QueuedEvent(v.Url, v.HttpVerb, v.Headers, v.Body, DateTimeOffset.UtcNow)).ToList();
+        await h.EnqueueAsync(FlushHarness.Messages(events, perMessage: 2));
+
+        var report = await services.GetRequiredService<FlushEngine>().RunAsync();
+        var counts = counter.Snapshot();
+
+        Assert.True(report.Complete, report.ToText());
+        Assert.Equal(1, setup.Vault.Reads["aws-secret-access-key"]);
+        Assert.True(counts["ReceiveMessage"].Requests >= report.MessagesReceived / 10 + 1, string.Join(", ", counts));
+        Assert.True(counts["ReceiveMessage"].BilledUnits >= 1);
+        Assert.True(counts["DeleteMessageBatch"].Requests >= 1);
+        Assert.True(counts["GetQueueAttributes"].Requests >= 1);
+    }
+
     private static string FlushCommandJson(BulkDispatch.Flush.Reporting.FlushReport report) => BulkDispatch.Cli.Commands.FlushCommand.ToJson(report);
 }

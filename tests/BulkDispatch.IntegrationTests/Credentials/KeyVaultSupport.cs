@@ -1,4 +1,5 @@
-using Amazon.SQS;
+using Amazon.SQS.Model;
+using BulkDispatch.Core.Sqs;
 using Azure.Core;
 using Azure.Security.KeyVault.Secrets;
 using BulkDispatch.Flush;
@@ -58,17 +59,25 @@ internal sealed class KeyVaultSetup : IAsyncDisposable
         Vault.Set("aws-secret-access-key", secret);
     }
 
-    /// <summary>Services as a host builds them, with the vault's settings added to <paramref name="settings"/>.</summary>
-    public ServiceProvider Services(IDictionary<string, string?>? settings = null, TimeProvider? time = null)
+    /// <summary>
+    /// Services as a host builds them: the vault's settings, then <paramref name="settings"/> (which may name another vault),
+    /// and the test vault's client options unless <paramref name="clientOptions"/> are given.
+    /// </summary>
+    public ServiceProvider Services(IDictionary<string, string?>? settings = null, TimeProvider? time = null, SecretClientOptions? clientOptions = null)
     {
-        var values = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>())
+        var values = new Dictionary<string, string?>
         {
             ["BulkDispatch:Aws:Credentials"] = "KeyVault",
             ["BulkDispatch:KeyVault:VaultUri"] = Vault.VaultUri.ToString(),
         };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            values[key] = value;
+        }
+
         var services = new ServiceCollection();
         services.AddSingleton<TokenCredential>(Identity);
-        services.AddSingleton<SecretClientOptions>(Vault.ClientOptions());
+        services.AddSingleton(clientOptions ?? Vault.ClientOptions());
         if (time is not null)
         {
             services.AddSingleton(time);
@@ -81,12 +90,16 @@ internal sealed class KeyVaultSetup : IAsyncDisposable
         return provider;
     }
 
-    /// <summary>An SQS client from those services, pointed at <paramref name="emulator"/>.</summary>
-    public IAmazonSQS SqsClient(SqsEmulator emulator, IDictionary<string, string?>? settings = null)
+    /// <summary>The flush's SQS gateway from those services, pointed at <paramref name="emulator"/>.</summary>
+    public SqsGateway Gateway(SqsEmulator emulator, IDictionary<string, string?>? settings = null)
     {
         var values = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>()) { ["BulkDispatch:Sqs:ServiceUrl"] = emulator.ServiceUrl.ToString() };
-        return Services(values).GetRequiredService<IAmazonSQS>();
+        return Services(values).GetRequiredKeyedService<SqsGateway>(FlushServiceCollectionExtensions.SqsServiceKey);
     }
+
+    /// <summary>A cheap signed SQS call through <paramref name="gateway"/>.</summary>
+    public static Task<ListQueuesResponse> ListQueuesAsync(SqsGateway gateway) =>
+        gateway.CallAsync("ListQueues", (sqs, token) => sqs.ListQueuesAsync(new ListQueuesRequest(), token));
 
     public static KeyVaultAwsCredentials Credentials(IServiceProvider services) =>
         (KeyVaultAwsCredentials)services.GetRequiredService<SelectedAwsCredentials>().Credentials!;

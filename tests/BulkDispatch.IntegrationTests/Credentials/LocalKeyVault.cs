@@ -22,8 +22,17 @@ internal sealed class LocalKeyVault : IAsyncDisposable
 
     public Uri VaultUri => _server.BaseUri;
 
+    /// <summary>The vault's certificate as PEM, for a child process that must trust it (<c>SSL_CERT_FILE</c>).</summary>
+    public string CertificatePem => _server.Certificate!.ExportCertificatePem();
+
     /// <summary>Answer 403 Forbidden (the identity has no role on the vault) instead of the secrets.</summary>
     public bool Forbidden { get; set; }
+
+    /// <summary>Answer every request with this status (e.g. 503, 429) before looking at it, as a failing or throttling vault does.</summary>
+    public int? FailWith { get; set; }
+
+    /// <summary>Requests received, answered or not.</summary>
+    public int Requests;
 
     /// <summary>Secret reads answered with a value, by name.</summary>
     public ConcurrentDictionary<string, int> Reads { get; } = new(StringComparer.OrdinalIgnoreCase);
@@ -55,6 +64,13 @@ internal sealed class LocalKeyVault : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext context)
     {
+        Interlocked.Increment(ref Requests);
+        if (FailWith is int status)
+        {
+            await ErrorAsync(context, status, status == 429 ? "Throttled" : "ServiceUnavailable", "The test vault is failing on purpose.");
+            return;
+        }
+
         var request = context.Request;
         var segments = request.Path.Value!.Trim('/').Split('/');
         if (request.Method != "GET" || segments.Length is < 2 or > 3 || segments[0] != "secrets" || !request.Query.ContainsKey("api-version"))

@@ -1,5 +1,4 @@
-using Amazon.SQS;
-using Amazon.SQS.Model;
+using BulkDispatch.Core.Sqs;
 using Azure.Core;
 using BulkDispatch.Flush;
 using BulkDispatch.Flush.Credentials;
@@ -44,9 +43,9 @@ public sealed class WebIdentityCredentialsTests(GuardedEmulatorFixture fixture) 
         await fixture.Emulator.RequireAccessKeyAsync(LocalSts.AccessKeyId(1));
         var services = Services();
 
-        using var sqs = services.GetRequiredService<IAmazonSQS>();
-        await sqs.ListQueuesAsync(new ListQueuesRequest());
-        await sqs.ListQueuesAsync(new ListQueuesRequest());
+        var sqs = services.GetRequiredKeyedService<SqsGateway>(FlushServiceCollectionExtensions.SqsServiceKey);
+        await KeyVaultSetup.ListQueuesAsync(sqs);
+        await KeyVaultSetup.ListQueuesAsync(sqs);
 
         var call = Assert.Single(_sts.Calls);
         Assert.Equal(RoleArn, call["RoleArn"]);
@@ -96,9 +95,9 @@ public sealed class WebIdentityCredentialsTests(GuardedEmulatorFixture fixture) 
     public async Task An_aws_auth_error_assumes_the_role_again_at_once()
     {
         await fixture.Emulator.RequireAccessKeyAsync(LocalSts.AccessKeyId(2)); // the first credentials are refused, as if revoked
-        using var sqs = Services().GetRequiredService<IAmazonSQS>();
+        var sqs = Services().GetRequiredKeyedService<SqsGateway>(FlushServiceCollectionExtensions.SqsServiceKey);
 
-        await sqs.ListQueuesAsync(new ListQueuesRequest());
+        await KeyVaultSetup.ListQueuesAsync(sqs);
 
         Assert.Equal(2, _sts.Calls.Count);
         Assert.Single(_logs.Warnings, w => w.Contains("AWS refused the credentials (InvalidClientTokenId)", StringComparison.Ordinal));

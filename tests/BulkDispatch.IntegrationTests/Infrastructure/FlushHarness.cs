@@ -69,7 +69,10 @@ internal sealed class FlushHarness : IAsyncDisposable
     }
 
     /// <summary>An engine for this queue and endpoint; <paramref name="settings"/> (config keys with ':') override the fast defaults.</summary>
-    public FlushEngine CreateEngine(IReadOnlyDictionary<string, string?>? settings = null, TimeProvider? time = null)
+    /// <param name="settings">Settings (config keys with ':') over the fast defaults.</param>
+    /// <param name="time">The clock, when not the system's.</param>
+    /// <param name="configure">More registrations, made before <c>AddBulkDispatchFlush</c> (as an application's own would be).</param>
+    public FlushEngine CreateEngine(IReadOnlyDictionary<string, string?>? settings = null, TimeProvider? time = null, Action<IServiceCollection>? configure = null)
     {
         var values = new Dictionary<string, string?>(FastSettings)
         {
@@ -84,13 +87,14 @@ internal sealed class FlushHarness : IAsyncDisposable
 
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
         var services = new ServiceCollection();
-        services.AddSingleton(Emulator.CreateClient());
+        services.AddKeyedSingleton(FlushServiceCollectionExtensions.SqsServiceKey, Emulator.CreateClient());
         if (time is not null)
         {
             services.AddSingleton(time);
         }
 
         services.AddLogging(logging => logging.AddProvider(Logs));
+        configure?.Invoke(services);
         services.AddBulkDispatchFlush(configuration);
         var provider = services.BuildServiceProvider();
         _providers.Add(provider);

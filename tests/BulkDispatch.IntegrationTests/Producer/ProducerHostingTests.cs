@@ -38,12 +38,18 @@ public sealed class ProducerHostingTests(SqsEmulatorFixture fixture) : IClassFix
             ["BulkDispatch:Producer:DropWarningInterval"] = "00:00:05",
         };
         using var sqs = fixture.Emulator.CreateClient();
-        using var host = BuildHost(settings, services => services.AddSingleton<IAmazonSQS>(fixture.Emulator.CreateClient()));
+        // The application's own client, for its other queues: the producer must not pick it up.
+        using var applicationsOwn = new Amazon.SQS.AmazonSQSClient(new Amazon.Runtime.BasicAWSCredentials("app", "app"), new AmazonSQSConfig { ServiceURL = "http://127.0.0.1:9", AuthenticationRegion = "us-west-2" });
+        int applicationRequests = 0;
+        applicationsOwn.BeforeRequestEvent += (_, _) => Interlocked.Increment(ref applicationRequests);
+        using var host = BuildHost(settings, services => services
+            .AddSingleton<IAmazonSQS>(applicationsOwn)
+            .AddKeyedSingleton(ProducerServiceCollectionExtensions.SqsServiceKey, fixture.Emulator.CreateClient()));
 
         var options = host.Services.GetRequiredService<IOptions<ProducerOptions>>().Value;
         Assert.Equal(
             (queue, fixture.Emulator.ServiceUrl.ToString(), "eu-central-1", 5000, 33554432L, OverflowPolicy.Block, TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(10)),
-            (options.QueueUrl, options.ServiceUrl, options.Region, options.BufferCapacity, options.BufferBytes, options.OverflowPolicy, options.BlockTimeout, options.Linger));
+            (options.Sqs.QueueUrl, options.Sqs.ServiceUrl, options.Sqs.Region, options.BufferCapacity, options.BufferBytes, options.OverflowPolicy, options.BlockTimeout, options.Linger));
         Assert.Equal(
             (65536, 2, TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(5)),
             (options.MaxMessageBytes, options.SendConcurrency, options.RetryBaseDelay, options.RetryMaxDelay, options.DisposeTimeout, options.DropWarningInterval));
@@ -69,6 +75,7 @@ public sealed class ProducerHostingTests(SqsEmulatorFixture fixture) : IClassFix
         });
         AssertSameMultiset(events.Select(e => e.Key), keys, "events read back after the host stopped");
         Assert.InRange(largest, 1, 65536); // BulkDispatch:Producer:MaxMessageBytes was applied
+        Assert.Equal(0, applicationRequests);
     }
 
     [Fact]
@@ -81,7 +88,7 @@ public sealed class ProducerHostingTests(SqsEmulatorFixture fixture) : IClassFix
             ["BulkDispatch:Producer:Linger"] = "00:01:00",
             ["BulkDispatch:Producer:SendConcurrency"] = "1000",
         };
-        using var host = BuildHost(settings, services => services.AddSingleton<IAmazonSQS>(fixture.Emulator.CreateClient()));
+        using var host = BuildHost(settings, services => services.AddKeyedSingleton(ProducerServiceCollectionExtensions.SqsServiceKey, fixture.Emulator.CreateClient()));
 
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
 

@@ -70,7 +70,7 @@ internal static class ProducerTestSupport
     /// <summary>Options for tests: the given queue, short linger and retry delays, and a generous dispose deadline.</summary>
     public static ProducerOptions FastOptions(string queueUrl) => new()
     {
-        QueueUrl = queueUrl,
+        Sqs = { QueueUrl = queueUrl },
         Linger = TimeSpan.FromMilliseconds(20),
         RetryBaseDelay = TimeSpan.FromMilliseconds(20),
         RetryMaxDelay = TimeSpan.FromMilliseconds(300),

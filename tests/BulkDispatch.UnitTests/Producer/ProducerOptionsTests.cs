@@ -1,9 +1,12 @@
+using BulkDispatch.Core.Sqs;
 using BulkDispatch.Producer;
 
 namespace BulkDispatch.UnitTests.Producer;
 
 public sealed class ProducerOptionsTests
 {
+    private static IReadOnlyList<string> Validate(ProducerOptions options) => new ProducerOptionsValidator(null).Errors(options);
+
     public static TheoryData<string, string> InvalidSettings => new()
     {
         { "QueueUrl=ftp", "BulkDispatch__Sqs__QueueUrl" },
@@ -31,9 +34,9 @@ public sealed class ProducerOptionsTests
     public void Defaults_are_valid_and_match_the_documented_values()
     {
         var options = new ProducerOptions();
-        Assert.Empty(options.Validate());
-        Assert.Equal(("event-queue", "us-west-2", OverflowPolicy.DropNewest, 0), (options.QueueName, options.Region, options.OverflowPolicy, options.MaxMessageBytes));
-        Assert.Equal("BulkDispatch:Sqs", ProducerOptions.SqsSection);
+        Assert.Empty(Validate(options));
+        Assert.Equal(("event-queue", "us-west-2", OverflowPolicy.DropNewest, 0), (options.Sqs.QueueName, options.Sqs.Region, options.OverflowPolicy, options.MaxMessageBytes));
+        Assert.Equal("BulkDispatch:Sqs", SqsOptions.Section);
         Assert.Equal("BulkDispatch:Producer", ProducerOptions.Section);
     }
 
@@ -44,7 +47,7 @@ public sealed class ProducerOptionsTests
         var options = new ProducerOptions();
         Apply(options, change);
 
-        var error = Assert.Single(options.Validate());
+        var error = Assert.Single(Validate(options));
         Assert.StartsWith(settingName + ":", error, StringComparison.Ordinal);
         Assert.Contains("Example:", error, StringComparison.Ordinal);
     }
@@ -58,7 +61,7 @@ public sealed class ProducerOptionsTests
             Apply(options, change);
         }
 
-        var errors = options.Validate();
+        var errors = Validate(options);
         Assert.Equal(5, errors.Count);
         Assert.Equal(
             ["BulkDispatch__Producer__BufferCapacity", "BulkDispatch__Producer__Linger", "BulkDispatch__Producer__MaxMessageBytes", "BulkDispatch__Producer__SendConcurrency", "BulkDispatch__Sqs__QueueUrl"],
@@ -70,15 +73,15 @@ public sealed class ProducerOptionsTests
     {
         foreach (var options in new[]
         {
-            new ProducerOptions { QueueUrl = "https://sqs.us-west-2.amazonaws.com/123456789012/event-queue", QueueName = "" },
-            new ProducerOptions { ServiceUrl = "http://localhost:4566", BufferCapacity = 1, BufferBytes = 1024 * 1024 },
+            new ProducerOptions { Sqs = { QueueUrl = "https://sqs.us-west-2.amazonaws.com/123456789012/event-queue", QueueName = "" } },
+            new ProducerOptions { Sqs = { ServiceUrl = "http://localhost:4566" }, BufferCapacity = 1, BufferBytes = 1024 * 1024 },
             new ProducerOptions { BufferCapacity = 10_000_000, MaxMessageBytes = 1024, Linger = TimeSpan.Zero, BlockTimeout = TimeSpan.Zero },
             new ProducerOptions { MaxMessageBytes = 1_048_576, Linger = TimeSpan.FromSeconds(10), BlockTimeout = TimeSpan.FromMinutes(1), SendConcurrency = 64 },
             new ProducerOptions { SendConcurrency = 1, RetryBaseDelay = TimeSpan.FromMilliseconds(1), RetryMaxDelay = TimeSpan.FromMilliseconds(1), DisposeTimeout = TimeSpan.Zero },
             new ProducerOptions { DisposeTimeout = TimeSpan.FromMinutes(10), OverflowPolicy = OverflowPolicy.Block },
         })
         {
-            Assert.Empty(options.Validate());
+            Assert.Empty(Validate(options));
         }
     }
 
@@ -86,10 +89,10 @@ public sealed class ProducerOptionsTests
     {
         switch (change)
         {
-            case "QueueUrl=ftp": o.QueueUrl = "ftp://example.com/q"; break;
-            case "QueueUrl=relative": o.QueueUrl = "event-queue"; break;
-            case "QueueName=empty": o.QueueName = " "; break;
-            case "ServiceUrl=bad": o.ServiceUrl = "localhost:4566"; break;
+            case "QueueUrl=ftp": o.Sqs.QueueUrl = "ftp://example.com/q"; break;
+            case "QueueUrl=relative": o.Sqs.QueueUrl = "event-queue"; break;
+            case "QueueName=empty": o.Sqs.QueueName = " "; break;
+            case "ServiceUrl=bad": o.Sqs.ServiceUrl = "localhost:4566"; break;
             case "BufferCapacity=0": o.BufferCapacity = 0; break;
             case "BufferCapacity=huge": o.BufferCapacity = 10_000_001; break;
             case "BufferBytes=small": o.BufferBytes = 1024 * 1024 - 1; break;

@@ -1,7 +1,10 @@
-namespace BulkDispatch.Flush.Credentials;
+namespace BulkDispatch.Core.Sqs;
 
-/// <summary>Credentials that can be dropped when AWS refuses them, so the next request fetches new ones.</summary>
-internal interface IInvalidatableCredentials
+/// <summary>
+/// AWS credentials that can be dropped when AWS refuses them, so the next request fetches new ones (a key rotated in a
+/// vault, revoked temporary credentials). An <see cref="SqsGateway"/> given such credentials retries a refused call once.
+/// </summary>
+public interface IRefreshableCredentials
 {
     /// <summary>Counts the times the credentials were fetched; 0 before the first fetch.</summary>
     long Generation { get; }
