@@ -106,7 +106,7 @@ public sealed partial class FlushFunctionWorkerTests(QueueFixture queues) : ICla
             string message = response.Result.Exception.Message;
             Assert.Contains("BulkDispatch__Flush__MaxRequestBytes: 10 is outside", message, StringComparison.Ordinal);
             Assert.Contains("Example: 3000000.", message, StringComparison.Ordinal);
-            Assert.Contains("BulkDispatch__Flush__ReceiveConcurrency: the value cannot be read", message, StringComparison.Ordinal);
+            Assert.Contains("BulkDispatch__Flush__ReceiveConcurrency: 'eight' is not a whole number", message, StringComparison.Ordinal);
             Assert.Contains("Example: 8.", message, StringComparison.Ordinal);
         }
 
