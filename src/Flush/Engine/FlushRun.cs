@@ -36,7 +36,7 @@ internal sealed record RunSettings(
 /// One flush. The coordinator only wires the stages: it creates their channels, starts them, awaits them in
 /// order and writes the report. Each stage is a small type with its own contract (see each one):
 /// <code>
-/// Receiver → Decoder → Packer → Sender      the data path
+/// Receiver → Admission → Packer → Sender      the data path
 ///              ↓                   ↓
 ///              └──→ DeadLetterer ←─┘       permanent failures
 /// InFlightLedger → Deleter                 a message whose every part was accepted or dead-lettered
@@ -68,7 +68,7 @@ internal sealed class FlushRun(QueueSeams queue, IRequestSink eventApi, RunSetti
         var ledger = new InFlightLedger(budget, deletions.Writer, kept);
 
         var receiver = new Receiver(queue.Source, ledger, budget, ReceiveSettings(), deadlines, counters, time, log, runId);
-        var decoder = new Decoder(settings.Admission, ledger, counters, log, runId);
+        var admission = new Admission(settings.Admission, ledger, counters, log, runId);
         var packer = new Packer(settings.Admission.MaxRequestBytes, settings.BatchLinger, budget, ledger, deadlines, counters, time, log, runId);
         var sender = new Sender(requestSink, settings.SendConcurrency, ledger, deadlines, counters, log, runId);
         var deadLetterer = new DeadLetterer(deadLetterQueue, ledger, deadlines, counters, log, runId);
@@ -79,16 +79,16 @@ internal sealed class FlushRun(QueueSeams queue, IRequestSink eventApi, RunSetti
         var leases = Task.Run(() => visibility.RunAsync(sideline.Token), CancellationToken.None);
         var progress = Task.Run(() => ReportProgressAsync(budget, startTimestamp, sideline.Token), CancellationToken.None);
 
-        // receive → decode → pack → send; dead letters and deletions alongside.
+        // receive → admit (decode) → pack → send; dead letters and deletions alongside.
         var receiving = Task.Run(() => receiver.RunAsync(received.Writer), CancellationToken.None);
-        var decoding = Task.Run(() => decoder.RunAsync(received.Reader, decoded.Writer, deadLetters.Writer), CancellationToken.None);
+        var admitting = Task.Run(() => admission.RunAsync(received.Reader, decoded.Writer, deadLetters.Writer), CancellationToken.None);
         var packing = Task.Run(() => packer.RunAsync(decoded.Reader, requests.Writer), CancellationToken.None);
         var sending = Task.Run(() => sender.RunAsync(requests.Reader, deadLetters.Writer), CancellationToken.None);
         var deadLettering = Task.Run(() => deadLetterer.RunAsync(deadLetters.Reader), CancellationToken.None);
         var deleting = Task.Run(() => deleter.RunAsync(deletions.Reader), CancellationToken.None);
 
-        await Task.WhenAll(receiving, decoding, packing, sending);
-        deadLetters.Writer.TryComplete(); // its writers, the decoder and the sender, are done
+        await Task.WhenAll(receiving, admitting, packing, sending);
+        deadLetters.Writer.TryComplete(); // its writers, admission and the sender, are done
         await deadLettering;
         deletions.Writer.TryComplete(); // every part of every message is resolved
         await deleting;

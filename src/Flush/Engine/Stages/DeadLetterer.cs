@@ -17,7 +17,7 @@ internal interface IDeadLetterQueue
 }
 
 /// <summary>
-/// Dead-lettering. Reads dead letters (from the decoder and the sender); places them in batches of at most 10
+/// Dead-lettering. Reads dead letters (from admission and the sender); places them in batches of at most 10
 /// entries and 256 KiB (the smallest limit a queue may have) within <see cref="RunDeadlines.Settling"/>. A dead
 /// letter placed resolves its part of the message; one that could not be placed abandons it (the message stays
 /// in the main queue rather than lose the event). Ends when its input completes.

@@ -14,7 +14,7 @@ internal sealed record AdmittedEvent(EventTracker Tracker, EventBatchParts Parts
 /// <summary>A message's admitted events, for the packer.</summary>
 internal sealed record DecodedMessage(InFlightMessage Message, IReadOnlyList<AdmittedEvent> Events);
 
-/// <summary>What the decoder lets through: the allow-listed endpoints, the header of legacy messages, the request size.</summary>
+/// <summary>What admission lets through: the allow-listed endpoints, the header of legacy messages, the request size.</summary>
 internal sealed record AdmissionRules(IReadOnlyList<Uri> AllowedEndpoints, LegacyHeader? Legacy, string LegacyMissingSettings, int MaxRequestBytes);
 
 /// <summary>
@@ -23,7 +23,7 @@ internal sealed record AdmissionRules(IReadOnlyList<Uri> AllowedEndpoints, Legac
 /// large for any request) to the dead letters, with every such part expected in the ledger before the
 /// message's decoding is resolved. Completes its output when its input completes.
 /// </summary>
-internal sealed partial class Decoder(AdmissionRules rules, InFlightLedger ledger, RunCounters counters, ILogger log, string runId)
+internal sealed partial class Admission(AdmissionRules rules, InFlightLedger ledger, RunCounters counters, ILogger log, string runId)
 {
     private readonly ConcurrentDictionary<string, bool> _allowedByUrl = new(StringComparer.Ordinal);
 
