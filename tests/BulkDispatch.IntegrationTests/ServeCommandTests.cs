@@ -123,7 +123,8 @@ public sealed partial class ServeCommandTests(SqsEmulatorFixture fixture, ITestO
         var runs = serve.Runs();
         var last = Assert.Single(runs, r => r.MessagesReceived > 0);
         Assert.True(last.Finished > last.Started, serve.Describe("the run in flight has no finished line"));
-        Assert.True(last.Complete, serve.Describe("the run in flight did not finish its sending"));
+        // Stopped while it was sending: whether it had drained the queue depends on timing, but it finished its sending.
+        Assert.True(last.MessagesDeleted == last.MessagesReceived, serve.Describe("the run in flight did not finish its sending"));
         AssertNoOverlap(runs, serve);
 
         // Nothing lost: what was not deleted comes back after the visibility timeout, and the next flush delivers it.

@@ -134,26 +134,25 @@ public sealed partial class FlushEngine
             dryRun, runId);
     }
 
-    /// <summary>The run's one report line (at warning level when the run is incomplete), its duration metric and span tag.</summary>
+    /// <summary>The run's one report line, its duration metric and span tag.</summary>
     private FlushReport Finish(FlushReport report, Activity? activity)
     {
         _metrics.RunDuration.Record(report.Duration.TotalSeconds);
         activity?.SetTag("bulkdispatch.complete", report.Complete);
         LogReport(
-            _logger, report.Complete ? LogLevel.Information : LogLevel.Warning,
-            report.RunId, report.Complete, report.StopReason, report.QueueDrained, report.DryRun, report.MessagesReceived, report.MessagesDeleted,
+            _logger, report.RunId, report.Complete, report.StopReason, report.QueueDrained, report.DryRun, report.MessagesReceived, report.MessagesDeleted,
             report.EventsReceived, report.EventsDelivered, report.VisitorsDelivered, report.RequestsSent, report.RequestsAccepted,
             report.BytesSent, string.Join(",", report.DeadLettered.Select(p => $"{p.Key}:{p.Value}")), report.TransientFailures,
             report.ApproximateMessagesLeft, (long)report.Duration.TotalMilliseconds, report.LastFailure ?? "none");
         return report;
     }
 
-    [LoggerMessage(Message =
+    [LoggerMessage(Level = LogLevel.Information, Message =
         "Flush {RunId} finished: complete={Complete} stop={StopReason} drained={Drained} dryRun={DryRun} messagesReceived={MessagesReceived} messagesDeleted={MessagesDeleted} " +
         "eventsReceived={EventsReceived} eventsDelivered={EventsDelivered} visitorsDelivered={VisitorsDelivered} requests={RequestsSent} accepted={RequestsAccepted} " +
         "bytes={BytesSent} deadLettered={DeadLettered} transientFailures={TransientFailures} left={ApproximateMessagesLeft} durationMs={DurationMs} lastFailure=\"{LastFailure}\"")]
     private static partial void LogReport(
-        ILogger logger, LogLevel level, string runId, bool complete, FlushStopReason stopReason, bool drained, bool dryRun, long messagesReceived, long messagesDeleted,
+        ILogger logger, string runId, bool complete, FlushStopReason stopReason, bool drained, bool dryRun, long messagesReceived, long messagesDeleted,
         long eventsReceived, long eventsDelivered, long visitorsDelivered, long requestsSent, long requestsAccepted,
         long bytesSent, string deadLettered, long transientFailures, long? approximateMessagesLeft, long durationMs, string lastFailure);
 
