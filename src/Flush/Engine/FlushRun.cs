@@ -36,11 +36,11 @@ internal sealed record RunSettings(
 /// One flush. The coordinator only wires the stages: it creates their channels, starts them, awaits them in
 /// order and writes the report. Each stage is a small type with its own contract (see each one):
 /// <code>
-/// Receiver → Admission → Packer → Sender      the data path
-///              ↓                   ↓
-///              └──→ DeadLetterer ←─┘       permanent failures
-/// InFlightLedger → Deleter                 a message whose every part was accepted or dead-lettered
-/// VisibilityKeeper                         beside it all: extends the leases of held messages
+/// Receiver → Admission → Packer → Sender    the data path
+///               ↓                    ↓
+///               └──→ DeadLetterer ←──┘      permanent failures
+/// InFlightLedger → Deleter                  a message whose every part was accepted or dead-lettered
+/// VisibilityKeeper                          beside it all: extends the leases of held messages
 /// </code>
 /// A dry run differs only by its sinks: requests are listed, not sent; dead letters counted, not placed;
 /// and the messages, all kept, are made visible again at the end.
