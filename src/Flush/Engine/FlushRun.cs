@@ -79,10 +79,15 @@ internal sealed class FlushRun(QueueSeams queue, IRequestSink eventApi, RunSetti
         var leases = Task.Run(() => visibility.RunAsync(sideline.Token), CancellationToken.None);
         var progress = Task.Run(() => ReportProgressAsync(budget, startTimestamp, sideline.Token), CancellationToken.None);
 
+        // Admission and packing take turns on one exclusive scheduler, as one thread's worth of CPU: run side by
+        // side they took CPU from the receivers, whose AWS SDK parses large responses while they stream in, and the
+        // flush used 10-25 % more CPU per event (docs/benchmarks.md). Neither blocks, so taking turns cannot stall.
+        var assembly = new ConcurrentExclusiveSchedulerPair().ExclusiveScheduler;
+
         // receive → admit (decode) → pack → send; dead letters and deletions alongside.
         var receiving = Task.Run(() => receiver.RunAsync(received.Writer), CancellationToken.None);
-        var admitting = Task.Run(() => admission.RunAsync(received.Reader, decoded.Writer, deadLetters.Writer), CancellationToken.None);
-        var packing = Task.Run(() => packer.RunAsync(decoded.Reader, requests.Writer), CancellationToken.None);
+        var admitting = Task.Factory.StartNew(() => admission.RunAsync(received.Reader, decoded.Writer, deadLetters.Writer), CancellationToken.None, TaskCreationOptions.None, assembly).Unwrap();
+        var packing = Task.Factory.StartNew(() => packer.RunAsync(decoded.Reader, requests.Writer), CancellationToken.None, TaskCreationOptions.None, assembly).Unwrap();
         var sending = Task.Run(() => sender.RunAsync(requests.Reader, deadLetters.Writer), CancellationToken.None);
         var deadLettering = Task.Run(() => deadLetterer.RunAsync(deadLetters.Reader), CancellationToken.None);
         var deleting = Task.Run(() => deleter.RunAsync(deletions.Reader), CancellationToken.None);

@@ -14,9 +14,13 @@ namespace BulkDispatch.Flush.Engine;
 internal sealed class InFlightLedger(ByteBudget budget, ChannelWriter<InFlightMessage> deletions, IKeptMessageSink kept)
 {
     private readonly ConcurrentDictionary<InFlightMessage, byte> _held = new(ReferenceEqualityComparer.Instance);
+    private long _heldBytes;
 
     /// <summary>Messages received and not yet deleted or kept.</summary>
     public int Count => _held.Count;
+
+    /// <summary>What the held messages weigh: the budget's use without the reservations of receives in progress.</summary>
+    public long HeldBytes => Interlocked.Read(ref _heldBytes);
 
     /// <summary>Takes a received message in: it holds its size of the budget until it is forgotten, and one part (its decoding) is pending.</summary>
     public InFlightMessage Admit(ReceivedMessage received, long leaseUntil)
@@ -24,6 +28,7 @@ internal sealed class InFlightLedger(ByteBudget budget, ChannelWriter<InFlightMe
         int bytes = Encoding.UTF8.GetByteCount(received.Body);
         var message = new InFlightMessage(received.MessageId, received.ReceiptHandle, received.Body, bytes, leaseUntil);
         budget.Take(bytes);
+        Interlocked.Add(ref _heldBytes, bytes);
         _held[message] = 0;
         return message;
     }
@@ -57,6 +62,7 @@ internal sealed class InFlightLedger(ByteBudget budget, ChannelWriter<InFlightMe
     {
         if (_held.TryRemove(message, out _))
         {
+            Interlocked.Add(ref _heldBytes, -message.Bytes);
             budget.Return(message.Bytes);
             message.ReturnUtf8();
         }

@@ -8,8 +8,8 @@ namespace BulkDispatch.Flush.Engine.Stages;
 /// <summary>
 /// Grouping and packing. Reads decoded messages; writes requests of at most <c>MaxRequestBytes</c>, each holding
 /// visitors of one group (same URL and header). A request goes out when it is full, when it has waited
-/// <c>BatchLinger</c>, when open requests hold half the memory budget (the fullest first) or the budget is
-/// full (all of them, or the receivers would stall), and when the run gives up. Completes its output, with
+/// <c>BatchLinger</c>, when open requests hold half the memory budget (the fullest first) or the messages held
+/// fill it (all of them, or the receivers would stall), and when the run gives up. Completes its output, with
 /// every request still open, when its input completes.
 /// </summary>
 internal sealed partial class Packer(int maxRequestBytes, TimeSpan linger, ByteBudget budget, InFlightLedger ledger, RunDeadlines deadlines, RunCounters counters, TimeProvider time, ILogger log, string runId)
@@ -34,7 +34,9 @@ internal sealed partial class Packer(int maxRequestBytes, TimeSpan linger, ByteB
                     Pack(message, packer, closed, now);
                 }
 
-                if (!more || deadlines.GaveUp || budget.Used >= budget.Limit)
+                // Held messages, not the budget's use: receives in progress reserve their worst case, which fills the
+                // budget while they poll, and closing everything then sent requests a third full (issue 11's benchmark).
+                if (!more || deadlines.GaveUp || ledger.HeldBytes >= budget.Limit)
                 {
                     packer.CloseAll(closed);
                 }
