@@ -31,7 +31,7 @@ public sealed class RunBudgetTests(SqsEmulatorFixture fixture) : IClassFixture<S
         Assert.Equal(first.MessagesReceived, first.MessagesDeleted);
         Assert.Equal(FlushStopReason.MessageLimit, first.StopReason);
         Assert.False(first.QueueDrained);
-        Assert.True(first.Complete, first.ToText());
+        Assert.False(first.Complete, first.ToText()); // it delivered all it took, but the queue was not drained
         Assert.Equal(messages.Count - first.MessagesReceived, first.ApproximateMessagesLeft);
         Assert.Equal(messages.Count - first.MessagesReceived, await h.DepthAsync(h.QueueUrl));
 

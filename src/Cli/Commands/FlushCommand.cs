@@ -44,8 +44,9 @@ internal static class FlushCommand
               BulkDispatch__Sqs__QueueUrl=https://sqs.us-west-2.amazonaws.com/123456789012/event-queue bulkdispatch flush --json
               bulkdispatch flush --dry-run --set BulkDispatch__Flush__MaxDuration=00:00:30
 
-            Exit codes: 0 complete, 1 incomplete (transient failure; messages left for the next run),
-            2 bad configuration (nothing received), 3 unexpected error.
+            Exit codes: 0 complete (the queue was drained: everything received was delivered or dead-lettered),
+            1 incomplete (not drained: a transient failure, MaxDuration, MaxMessagesPerRun or a cancel left
+            messages for the next run), 2 bad configuration (nothing received), 3 unexpected error.
             """)
         {
             CommonOptions.SettingsFile, CommonOptions.Set, CommonOptions.Json, CommonOptions.Verbose, DryRun,

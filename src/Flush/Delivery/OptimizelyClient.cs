@@ -19,6 +19,9 @@ internal enum DeliveryStatus
 
     /// <summary>Retries exhausted, circuit open, timeout, connection error or an unexpected status: try again in a later run.</summary>
     Transient,
+
+    /// <summary>Not sent at all (a dry run): the visitors stay in the queue.</summary>
+    Withheld,
 }
 
 internal readonly record struct DeliveryResult(DeliveryStatus Status, int HttpStatus, string Detail);

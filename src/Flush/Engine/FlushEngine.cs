@@ -5,6 +5,7 @@ using Amazon.SQS;
 using BulkDispatch.Core.Sqs;
 using BulkDispatch.Flush.Configuration;
 using BulkDispatch.Flush.Delivery;
+using BulkDispatch.Flush.Engine.Stages;
 using BulkDispatch.Flush.Queue;
 using BulkDispatch.Flush.Reporting;
 using Microsoft.Extensions.Logging;
@@ -28,9 +29,10 @@ public sealed record FlushRunOptions
 /// <summary>
 /// Runs one flush: drains the event queue into as few Event API requests as allowed and deletes
 /// only what Optimizely accepted. Safe to run concurrently with other runs on the same queue
-/// (they are competing consumers). Register with <c>AddBulkDispatchFlush</c>.
+/// (they are competing consumers). Register with <c>AddBulkDispatchFlush</c>. Each run logs its
+/// report as one structured line (<c>Flush RUNID finished: complete=... drained=...</c>); hosts need not log it again.
 /// </summary>
-public sealed class FlushEngine
+public sealed partial class FlushEngine
 {
     private readonly Lazy<SqsCalls> _sqs; // created after the settings are validated
     private readonly OptimizelyClient _client;
@@ -98,34 +100,62 @@ public sealed class FlushEngine
             // SQS unreachable or failing before anything was received: transient like any other failure.
             // Nothing was taken from the queue, so nothing is lost; the next run tries again.
             _metrics.TransientFailures.Add(1);
-            _logger.LogWarning("Flush {RunId} INCOMPLETE: SQS could not be reached before anything was received ({Failure}); the next run will try again", runId, ex.Message);
-            return FlushReport.NotStarted(runId, started, _time.GetElapsedTime(startTimestamp), $"SQS could not be reached: {ex.Message}");
+            return Finish(FlushReport.NotStarted(runId, started, _time.GetElapsedTime(startTimestamp), $"SQS could not be reached: {ex.Message}"), activity);
         }
 
         var maxDuration = runOptions.MaxDuration is { } shorter && shorter < flush.MaxDuration ? shorter : flush.MaxDuration;
         if (maxDuration + flush.SendGrace > TimeSpan.FromSeconds(queue.VisibilityTimeoutSeconds))
         {
-            _logger.LogInformation(
-                "Flush {RunId}: the run may take {Budget} but the queue's visibility timeout is {Visibility} s; held messages will have their visibility extended",
-                runId, maxDuration + flush.SendGrace, queue.VisibilityTimeoutSeconds);
+            LogLeasesExtended(_logger, runId, maxDuration + flush.SendGrace, queue.VisibilityTimeoutSeconds);
         }
 
-        using var run = new FlushRun(_sqs.Value, _client, flush, _optimizelyOptions.Value, _legacyOptions.Value, queue, _time, _metrics, _logger,
-            runOptions.DryRun, runId, maxDuration, cancellationToken)
+        var counters = new RunCounters(_metrics);
+        var run = new FlushRun(Seams(queue), new EventApiSink(_client, counters), Settings(flush, queue, maxDuration, runOptions.DryRun, runId), _time, counters, _logger)
         {
             Progress = runOptions.Progress,
         };
-        var report = await run.RunAsync(started, startTimestamp);
+        return Finish(await run.RunAsync(started, startTimestamp, cancellationToken), activity);
+    }
+
+    private QueueSeams Seams(QueueInfo queue)
+    {
+        var sqs = new SqsQueueClient(_sqs.Value, queue.QueueUrl);
+        IDeadLetterQueue deadLetters = queue.DeadLetterQueueUrl is { } url ? new SqsDeadLetterQueue(_sqs.Value, url) : new MissingDeadLetterQueue();
+        return new QueueSeams(sqs, sqs, sqs, deadLetters, sqs);
+    }
+
+    private RunSettings Settings(FlushOptions flush, QueueInfo queue, TimeSpan maxDuration, bool dryRun, string runId)
+    {
+        var legacy = _legacyOptions.Value;
+        return new RunSettings(
+            flush.ReceiveConcurrency, flush.ReceiveWaitTime, flush.ReceiveTimeoutMargin, flush.MaxMessagesPerRun, flush.MaxBufferedBytes,
+            flush.BatchLinger, flush.SendConcurrency, maxDuration, flush.SendGrace, queue,
+            new AdmissionRules(_optimizelyOptions.Value.AllowedEndpointUris(), legacy.ToHeader(), legacy.MissingSettings(), flush.MaxRequestBytes),
+            dryRun, runId);
+    }
+
+    /// <summary>The run's one report line, its duration metric and span tag.</summary>
+    private FlushReport Finish(FlushReport report, Activity? activity)
+    {
         _metrics.RunDuration.Record(report.Duration.TotalSeconds);
         activity?.SetTag("bulkdispatch.complete", report.Complete);
-        _logger.LogInformation(
-            "Flush {RunId} finished: complete={Complete} stop={StopReason} dryRun={DryRun} messagesReceived={MessagesReceived} messagesDeleted={MessagesDeleted} " +
-            "eventsReceived={EventsReceived} eventsDelivered={EventsDelivered} visitorsDelivered={VisitorsDelivered} requests={RequestsSent} accepted={RequestsAccepted} " +
-            "bytes={BytesSent} deadLettered={DeadLettered} transientFailures={TransientFailures} left={ApproximateMessagesLeft} durationMs={DurationMs}",
-            report.RunId, report.Complete, report.StopReason, report.DryRun, report.MessagesReceived, report.MessagesDeleted,
+        LogReport(
+            _logger, report.RunId, report.Complete, report.StopReason, report.QueueDrained, report.DryRun, report.MessagesReceived, report.MessagesDeleted,
             report.EventsReceived, report.EventsDelivered, report.VisitorsDelivered, report.RequestsSent, report.RequestsAccepted,
             report.BytesSent, string.Join(",", report.DeadLettered.Select(p => $"{p.Key}:{p.Value}")), report.TransientFailures,
-            report.ApproximateMessagesLeft, (long)report.Duration.TotalMilliseconds);
+            report.ApproximateMessagesLeft, (long)report.Duration.TotalMilliseconds, report.LastFailure ?? "none");
         return report;
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message =
+        "Flush {RunId} finished: complete={Complete} stop={StopReason} drained={Drained} dryRun={DryRun} messagesReceived={MessagesReceived} messagesDeleted={MessagesDeleted} " +
+        "eventsReceived={EventsReceived} eventsDelivered={EventsDelivered} visitorsDelivered={VisitorsDelivered} requests={RequestsSent} accepted={RequestsAccepted} " +
+        "bytes={BytesSent} deadLettered={DeadLettered} transientFailures={TransientFailures} left={ApproximateMessagesLeft} durationMs={DurationMs} lastFailure=\"{LastFailure}\"")]
+    private static partial void LogReport(
+        ILogger logger, string runId, bool complete, FlushStopReason stopReason, bool drained, bool dryRun, long messagesReceived, long messagesDeleted,
+        long eventsReceived, long eventsDelivered, long visitorsDelivered, long requestsSent, long requestsAccepted,
+        long bytesSent, string deadLettered, long transientFailures, long? approximateMessagesLeft, long durationMs, string lastFailure);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Flush {RunId}: the run may take {Budget} but the queue's visibility timeout is {Visibility} s; held messages will have their visibility extended")]
+    private static partial void LogLeasesExtended(ILogger logger, string runId, TimeSpan budget, int visibility);
 }

@@ -34,13 +34,17 @@ public sealed record FlushReport
     /// <summary>How long the run took.</summary>
     public required TimeSpan Duration { get; init; }
 
-    /// <summary>True when the run neither failed transiently nor left received messages undelivered.</summary>
+    /// <summary>
+    /// True only when the run drained the queue: it stopped because the queue answered empty, everything it
+    /// received was deleted (accepted or dead-lettered; a dry run deletes nothing) and nothing failed transiently.
+    /// A run cut short by <c>MaxDuration</c>, <c>MaxMessagesPerRun</c> or the host is not complete, even if all it took was delivered.
+    /// </summary>
     public required bool Complete { get; init; }
 
     /// <summary>Why receiving stopped.</summary>
     public required FlushStopReason StopReason { get; init; }
 
-    /// <summary>True when the run stopped because the queue answered empty.</summary>
+    /// <summary>True when the run stopped because the queue answered empty (see <see cref="Complete"/> for whether all it took was also delivered).</summary>
     public bool QueueDrained => StopReason == FlushStopReason.QueueEmpty;
 
     /// <summary>True for a dry run: nothing was posted, deleted or dead-lettered.</summary>
@@ -134,9 +138,9 @@ public sealed record FlushReport
     private static string Describe(FlushStopReason reason) => reason switch
     {
         FlushStopReason.QueueEmpty => "the queue is empty",
-        FlushStopReason.MaxDuration => "MaxDuration passed (more may be waiting)",
-        FlushStopReason.MessageLimit => "MaxMessagesPerRun was reached (more may be waiting)",
-        FlushStopReason.Cancelled => "the host asked it to stop",
+        FlushStopReason.MaxDuration => "MaxDuration passed before the queue was drained (more may be waiting)",
+        FlushStopReason.MessageLimit => "MaxMessagesPerRun was reached before the queue was drained (more may be waiting)",
+        FlushStopReason.Cancelled => "the host asked it to stop before the queue was drained (more may be waiting)",
         _ => "of a transient failure (undelivered messages stay for the next run)",
     };
 }

@@ -1,0 +1,280 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using BulkDispatch.Flush.Engine;
+using BulkDispatch.Flush.Engine.Stages;
+using BulkDispatch.Flush.Reporting;
+using Microsoft.Extensions.Time.Testing;
+
+namespace BulkDispatch.UnitTests.Flush.Stages;
+
+/// <summary>Receiving: why it stops (every reason), what it holds of the memory budget, and its retry of failed receives.</summary>
+public sealed class ReceiverTests
+{
+    private const int MaxMessageBytes = 1000;
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan Margin = TimeSpan.FromSeconds(10);
+
+    private readonly FakeTimeProvider _time = new();
+    private readonly RunCounters _counters = StageKit.Counters();
+    private readonly ScriptedSource _source = new();
+    private readonly Channel<InFlightMessage> _output = Channel.CreateUnbounded<InFlightMessage>();
+    private LedgerKit _kit = new();
+
+    [Fact]
+    public async Task When_every_loop_is_answered_empty_the_queue_is_drained()
+    {
+        _source.Add(25);
+        using var deadlines = StageKit.Deadlines(_time);
+        var receiver = Receiver(deadlines, loops: 3);
+
+        await receiver.RunAsync(_output.Writer);
+
+        Assert.Equal(FlushStopReason.QueueEmpty, receiver.StopReason);
+        var received = StageKit.Drain(_output.Reader);
+        Assert.Equal(25, received.Count);
+        Assert.Equal(25, _counters.MessagesReceived);
+        Assert.Equal(received.Sum(m => m.Bytes), _kit.Budget.Used); // the real sizes, the reservations returned
+        Assert.False(deadlines.GaveUp);
+    }
+
+    [Fact]
+    public async Task MaxMessagesPerRun_stops_parallel_loops_at_exactly_the_limit()
+    {
+        _source.Add(100);
+        using var deadlines = StageKit.Deadlines(_time);
+        var receiver = Receiver(deadlines, loops: 3, maxMessages: 23); // not a multiple of 10
+
+        await receiver.RunAsync(_output.Writer);
+
+        Assert.Equal(FlushStopReason.MessageLimit, receiver.StopReason);
+        Assert.Equal(23, StageKit.Drain(_output.Reader).Count);
+        Assert.Equal(77, _source.Left);
+    }
+
+    [Fact]
+    public async Task MaxDuration_ends_the_long_polls_and_gives_every_reservation_back()
+    {
+        _source.HangWhenEmpty = true;
+        using var deadlines = StageKit.Deadlines(_time, maxDuration: TimeSpan.FromSeconds(5));
+        var receiver = Receiver(deadlines, loops: 2);
+        var running = receiver.RunAsync(_output.Writer);
+        await _source.StartedAsync(2);
+
+        _time.Advance(TimeSpan.FromSeconds(5)); // before any receive's own timeout (12 s)
+        await running.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(FlushStopReason.MaxDuration, receiver.StopReason);
+        Assert.Equal(0, _kit.Budget.Used);
+        Assert.Equal(0, _counters.TransientFailures);
+        Assert.False(deadlines.GaveUp);
+    }
+
+    [Fact]
+    public async Task The_host_s_cancel_ends_receiving_as_Cancelled()
+    {
+        _source.HangWhenEmpty = true;
+        using var host = new CancellationTokenSource();
+        using var deadlines = StageKit.Deadlines(_time, host: host.Token);
+        var receiver = Receiver(deadlines, loops: 2);
+        var running = receiver.RunAsync(_output.Writer);
+        await _source.StartedAsync(2);
+
+        await host.CancelAsync();
+        await running.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(FlushStopReason.Cancelled, receiver.StopReason);
+        Assert.Equal(0, _kit.Budget.Used);
+        Assert.False(deadlines.GaveUp);
+    }
+
+    [Fact]
+    public async Task Three_failed_receives_in_a_row_give_up_the_run()
+    {
+        _source.Script.Enqueue(ScriptedSource.Fail());
+        _source.Script.Enqueue(ScriptedSource.Fail());
+        _source.Script.Enqueue(ScriptedSource.Fail());
+        _source.Add(5); // never reached
+        using var deadlines = StageKit.Deadlines(_time);
+
+        await Receiver(deadlines, loops: 1).RunAsync(_output.Writer);
+
+        Assert.Equal(3, _source.Calls);
+        Assert.True(deadlines.GaveUp);
+        Assert.Equal(1, _counters.TransientFailures);
+        Assert.Contains("SQS receives keep failing: a receive failed (HttpRequestException: connection refused)", _counters.LastFailure, StringComparison.Ordinal);
+        Assert.Empty(StageKit.Drain(_output.Reader));
+        Assert.Equal(0, _kit.Budget.Used);
+    }
+
+    [Fact]
+    public async Task Two_failed_receives_and_then_an_answer_go_on()
+    {
+        _source.Script.Enqueue(ScriptedSource.Fail());
+        _source.Script.Enqueue(ScriptedSource.Fail());
+        _source.Add(5);
+        using var deadlines = StageKit.Deadlines(_time);
+        var receiver = Receiver(deadlines, loops: 1);
+
+        await receiver.RunAsync(_output.Writer);
+
+        Assert.False(deadlines.GaveUp);
+        Assert.Equal(FlushStopReason.QueueEmpty, receiver.StopReason);
+        Assert.Equal(5, StageKit.Drain(_output.Reader).Count);
+        Assert.Equal(0, _counters.TransientFailures);
+    }
+
+    [Fact]
+    public async Task A_fatal_refusal_gives_up_at_once()
+    {
+        _source.Script.Enqueue(ScriptedSource.Fail(fatal: true));
+        using var deadlines = StageKit.Deadlines(_time);
+
+        await Receiver(deadlines, loops: 1).RunAsync(_output.Writer);
+
+        Assert.Equal(1, _source.Calls);
+        Assert.True(deadlines.GaveUp);
+        Assert.Contains("SQS refused the receive (AccessDenied)", _counters.LastFailure, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_receive_that_hangs_past_its_own_timeout_is_abandoned_and_three_in_a_row_give_up()
+    {
+        for (int i = 0; i < 3; i++)
+        {
+            _source.Script.Enqueue(ScriptedSource.Hang());
+        }
+
+        using var deadlines = StageKit.Deadlines(_time, maxDuration: TimeSpan.FromMinutes(10));
+        var running = Receiver(deadlines, loops: 1).RunAsync(_output.Writer);
+        for (int attempt = 1; attempt <= 3; attempt++)
+        {
+            await _source.StartedAsync(attempt);
+            Assert.False(running.IsCompleted);
+            _time.Advance(Wait + Margin - TimeSpan.FromMilliseconds(1));
+            Assert.Equal(attempt, _source.Calls); // not yet given up on
+            _time.Advance(TimeSpan.FromMilliseconds(1));
+        }
+
+        await running.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(deadlines.GaveUp);
+        Assert.Contains("a receive did not answer in time", _counters.LastFailure, StringComparison.Ordinal);
+        Assert.Equal(0, _kit.Budget.Used);
+    }
+
+    [Fact]
+    public async Task A_receive_first_reserves_the_worst_case_and_asks_for_no_more_than_the_budget_holds()
+    {
+        _kit = new LedgerKit(budgetBytes: 3 * MaxMessageBytes);
+        _source.Add(5, bodyBytes: 100);
+        using var deadlines = StageKit.Deadlines(_time);
+
+        await Receiver(deadlines, loops: 1).RunAsync(_output.Writer);
+
+        var first = _source.Asks.First();
+        Assert.Equal(3, first.Asked);
+        Assert.Equal(3 * MaxMessageBytes, first.BudgetUsed);
+        Assert.Equal(5 * 100, _kit.Budget.Used);
+    }
+
+    [Fact]
+    public async Task A_full_budget_pauses_receiving_until_a_held_message_is_forgotten()
+    {
+        _kit = new LedgerKit(budgetBytes: MaxMessageBytes);
+        _source.Add(2, bodyBytes: MaxMessageBytes);
+        using var deadlines = StageKit.Deadlines(_time);
+        var running = Receiver(deadlines, loops: 1).RunAsync(_output.Writer);
+
+        var first = await _output.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        _kit.Ledger.Forget(first); // as when it was deleted
+        var second = await _output.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        _kit.Ledger.Forget(second);
+        await running.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // Had the receiver asked while the first message filled the budget, that ask would have seen 2,000 bytes taken.
+        Assert.All(_source.Asks, a => Assert.True(a.BudgetUsed <= MaxMessageBytes, $"asked with {a.BudgetUsed} bytes taken"));
+        Assert.Equal(3, _source.Calls); // two messages, then the empty answer
+    }
+
+    private Receiver Receiver(RunDeadlines deadlines, int loops, int maxMessages = 0)
+    {
+        var budget = _kit.Budget;
+        _source.BudgetUsed = () => budget.Used;
+        return new Receiver(
+            _source, _kit.Ledger, budget, new ReceiveSettings(loops, Wait, Margin, MaxMessageBytes, 30, maxMessages),
+            deadlines, _counters, _time, StageKit.Log, StageKit.RunId);
+    }
+
+    /// <summary>A queue stand-in: scripted answers first, then its backlog, then empty answers (or a long poll that never ends).</summary>
+    private sealed class ScriptedSource : IMessageSource
+    {
+        private readonly ConcurrentQueue<ReceivedMessage> _backlog = new();
+        private readonly Channel<int> _started = Channel.CreateUnbounded<int>();
+        private int _calls;
+        private int _next;
+
+        public ConcurrentQueue<Func<CancellationToken, Task<IReadOnlyList<ReceivedMessage>>>> Script { get; } = new();
+
+        public ConcurrentQueue<(int Asked, long BudgetUsed)> Asks { get; } = new();
+
+        public Func<long> BudgetUsed { get; set; } = () => 0;
+
+        public bool HangWhenEmpty { get; set; }
+
+        public int Calls => Volatile.Read(ref _calls);
+
+        public int Left => _backlog.Count;
+
+        public static Func<CancellationToken, Task<IReadOnlyList<ReceivedMessage>>> Fail(bool fatal = false) =>
+            _ => throw (fatal
+                ? new QueueCallException("no", "AccessDenied", fatal: true, inner: null)
+                : new QueueCallException("connection refused", "HttpRequestException", fatal: false, inner: null));
+
+        public static Func<CancellationToken, Task<IReadOnlyList<ReceivedMessage>>> Hang() => async ct =>
+        {
+            await Task.Delay(Timeout.Infinite, ct);
+            return [];
+        };
+
+        public void Add(int count, int bodyBytes = 50)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                int n = Interlocked.Increment(ref _next);
+                _backlog.Enqueue(StageKit.Received(new string('x', bodyBytes), n));
+            }
+        }
+
+        /// <summary>Waits until the <paramref name="count"/>th receive has started.</summary>
+        public async Task StartedAsync(int count)
+        {
+            while (Calls < count)
+            {
+                await _started.Reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+            }
+        }
+
+        public async Task<IReadOnlyList<ReceivedMessage>> ReceiveAsync(int maxMessages, int waitSeconds, CancellationToken cancellationToken)
+        {
+            Asks.Enqueue((maxMessages, BudgetUsed()));
+            Interlocked.Increment(ref _calls);
+            _started.Writer.TryWrite(maxMessages);
+            if (Script.TryDequeue(out var answer))
+            {
+                return await answer(cancellationToken);
+            }
+
+            var messages = new List<ReceivedMessage>();
+            while (messages.Count < maxMessages && _backlog.TryDequeue(out var m))
+            {
+                messages.Add(m);
+            }
+
+            if (messages.Count == 0 && HangWhenEmpty)
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+
+            return messages;
+        }
+    }
+}
