@@ -4,6 +4,7 @@ using Amazon.Runtime;
 using Amazon.SQS;
 using BulkDispatch.Core.Sqs;
 using BulkDispatch.Flush.Configuration;
+using BulkDispatch.Flush.Credentials;
 using BulkDispatch.Flush.Delivery;
 using BulkDispatch.Flush.Engine.Stages;
 using BulkDispatch.Flush.Queue;
@@ -100,7 +101,9 @@ public sealed partial class FlushEngine
             // SQS unreachable or failing before anything was received: transient like any other failure.
             // Nothing was taken from the queue, so nothing is lost; the next run tries again.
             _metrics.TransientFailures.Add(1);
-            return Finish(FlushReport.NotStarted(runId, started, _time.GetElapsedTime(startTimestamp), $"SQS could not be reached: {ex.Message}"), activity);
+            string failure = VaultFailure(ex)?.Message ?? $"SQS could not be reached: {ex.Message}";
+            LogNotStarted(_logger, runId, failure);
+            return Finish(FlushReport.NotStarted(runId, started, _time.GetElapsedTime(startTimestamp), failure), activity);
         }
 
         var maxDuration = runOptions.MaxDuration is { } shorter && shorter < flush.MaxDuration ? shorter : flush.MaxDuration;
@@ -115,6 +118,20 @@ public sealed partial class FlushEngine
             Progress = runOptions.Progress,
         };
         return Finish(await run.RunAsync(started, startTimestamp, cancellationToken), activity);
+    }
+
+    // The vault's own message names its setting; prefixing it with "SQS could not be reached" would point the operator at the wrong service.
+    private static KeyVaultUnavailableException? VaultFailure(Exception? ex)
+    {
+        for (; ex is not null; ex = ex.InnerException)
+        {
+            if (ex is KeyVaultUnavailableException vault)
+            {
+                return vault;
+            }
+        }
+
+        return null;
     }
 
     private QueueSeams Seams(QueueInfo queue)
@@ -155,6 +172,9 @@ public sealed partial class FlushEngine
         ILogger logger, string runId, bool complete, FlushStopReason stopReason, bool drained, bool dryRun, long messagesReceived, long messagesDeleted,
         long eventsReceived, long eventsDelivered, long visitorsDelivered, long requestsSent, long requestsAccepted,
         long bytesSent, string deadLettered, long transientFailures, long? approximateMessagesLeft, long durationMs, string lastFailure);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Flush {RunId}: nothing was received; {Failure}")]
+    private static partial void LogNotStarted(ILogger logger, string runId, string failure);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Flush {RunId}: the run may take {Budget} but the queue's visibility timeout is {Visibility} s; held messages will have their visibility extended")]
     private static partial void LogLeasesExtended(ILogger logger, string runId, TimeSpan budget, int visibility);
