@@ -78,6 +78,9 @@ internal struct CompressedEnvelope
 
         public bool IsZstd;
 
+        /// <summary>Whether the value is a non-negative integer (a size or a count).</summary>
+        public readonly bool IsCount => Token == JsonTokenType.Number && Number >= 0;
+
         public void Note(ref Utf8JsonReader reader)
         {
             Occurrences++;

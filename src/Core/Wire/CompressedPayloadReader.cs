@@ -16,6 +16,8 @@ internal static class CompressedPayloadReader
 {
     private const string Corrupt = "Compressed payload is corrupt or truncated";
 
+    private static readonly byte[] Whitespace = [(byte)' ', (byte)'\t', (byte)'\r', (byte)'\n'];
+
     // zstd's decompression context is reused (it is not thread-safe; each thread keeps its own).
     [ThreadStatic]
     private static Decompressor? t_decompressor;
@@ -44,12 +46,15 @@ internal static class CompressedPayloadReader
                 base64 = unescaped.AsSpan(0, quoted.CopyString(unescaped));
             }
 
-            if (Base64.DecodeFromUtf8(base64, compressed, out int consumed, out int length) != OperationStatus.Done || consumed != base64.Length)
+            // Whitespace is refused too: .NET's decoder skips it on net10.0 but not on netstandard2.0, and no writer writes it.
+            if (base64.IndexOfAny(Whitespace) >= 0
+                || Base64.DecodeFromUtf8(base64, compressed, out int consumed, out int length) != OperationStatus.Done
+                || consumed != base64.Length)
             {
                 return DecodeResult.Fail(DeadLetterReason.Undecodable, "Message 'payload' is not valid base64 (RFC 4648, with padding).");
             }
 
-            return Decompress(compressed.AsSpan(0, length), size, (int)envelope.Count.Number, payloads);
+            return Decompress(compressed.AsSpan(0, length), size, envelope.Count.Number, payloads);
         }
         finally
         {
@@ -127,7 +132,7 @@ internal static class CompressedPayloadReader
                 $"Version-2 message has an unknown codec '{LogText.Escape(codec.Text)}' (this reader reads '{CompressedMessageWriter.Codec}'); upgrade the flush, then redrive.");
         }
 
-        if (envelope.Size.Number < 0)
+        if (!envelope.Size.IsCount)
         {
             return Undecodable(envelope.Size, "size", "a non-negative integer (the payload's bytes after decompression)", "\"size\":1048576");
         }
@@ -139,7 +144,7 @@ internal static class CompressedPayloadReader
                 $"Message 'size' {LogText.Escape(envelope.Size.Text)} is over this reader's limit of {maxPayloadBytes} bytes for a decompressed payload.");
         }
 
-        if (envelope.Count.Number < 0)
+        if (!envelope.Count.IsCount)
         {
             return Undecodable(envelope.Count, "count", "a non-negative integer (the number of events)", "\"count\":480");
         }
@@ -156,7 +161,7 @@ internal static class CompressedPayloadReader
                 ? $"Version-2 message has no '{name}': it must be {expected}, e.g. {example}."
                 : $"Message '{name}' must be {expected}, not {MessageDecoder.Describe(field.Token, field.Text)}: e.g. {example}.");
 
-    private static DecodeResult Decompress(ReadOnlySpan<byte> frame, int size, int count, MemoryPool<byte> payloads)
+    private static DecodeResult Decompress(ReadOnlySpan<byte> frame, int size, long count, MemoryPool<byte> payloads)
     {
         switch (DeclaredContentSize(frame))
         {
@@ -199,6 +204,7 @@ internal static class CompressedPayloadReader
                 return events;
             }
 
+            // Compared as read (a long): a count past int.MaxValue must not wrap round to the real one.
             if (events.Events.Count != count)
             {
                 return DecodeResult.Fail(DeadLetterReason.Undecodable, $"Message 'count' is {count}, but its payload holds {events.Events.Count} events.");
@@ -228,6 +234,8 @@ internal static class CompressedPayloadReader
             }
 
             var events = EventArrayReader.Read(ref reader, payload);
+
+            // Reading on checks what follows the array (the reader throws for a second value).
             return reader.Read()
                 ? DecodeResult.Fail(DeadLetterReason.Undecodable, "Compressed payload has content after its array of events.")
                 : events;
