@@ -215,6 +215,39 @@ public sealed class CompressedMessageTests
     }
 
     [Fact]
+    public void Events_of_a_message_share_their_url_verb_and_headers_objects_and_each_change_is_read()
+    {
+        // The hot path allocates no string per event: equal url, verb and headers text is read once per message.
+        var us = TestVectors.All.First(v => v.Url == "https://logx.optimizely.com/v1/events");
+        var eu = TestVectors.All.First(v => v.Url == "https://eu.logx.optimizely.com/v1/events");
+        var traced = new Dictionary<string, string>(us.Headers) { ["X-Trace"] = "1" };
+        QueuedEvent[] sent =
+        [
+            new(us.Url, "POST", us.Headers, us.Body, CompressedWire.Start),
+            new(us.Url, "POST", us.Headers, us.Body, CompressedWire.Start),
+            new(eu.Url, "POST", us.Headers, eu.Body, CompressedWire.Start),
+            new(eu.Url, "PUT", traced, eu.Body, CompressedWire.Start),
+            new(us.Url, "POST", traced, us.Body, CompressedWire.Start),
+        ];
+        using var encoder = new EventEncoder();
+        using var writer = new CompressedMessageWriter();
+
+        var result = CompressedWire.Decode(writer.Write([.. sent.Select(encoder.Encode)]));
+
+        Assert.True(result.Succeeded, result.FailureDetail);
+        var got = result.Events;
+        Assert.Equal(sent.Select(e => (e.Url, e.HttpVerb)), got.Select(e => (e.Url, e.HttpVerb)));
+        Assert.Equal(sent.Select(e => e.Headers.Count), got.Select(e => e.Headers.Count));
+        Assert.Equal("1", got[3].Headers["X-Trace"]);
+        Assert.Same(got[0].Url, got[1].Url);
+        Assert.Same(got[2].Url, got[3].Url);
+        Assert.Same(got[0].HttpVerb, got[2].HttpVerb);
+        Assert.Same(got[0].Headers, got[1].Headers);
+        Assert.Same(got[1].Headers, got[2].Headers);
+        Assert.Same(got[3].Headers, got[4].Headers);
+    }
+
+    [Fact]
     public void The_overloads_without_a_pool_decode_version_2_too()
     {
         var vector = TestVectors.All[3];
