@@ -51,7 +51,7 @@ public sealed class DeadLetterTests(SqsEmulatorFixture fixture) : IClassFixture<
         string noVisitorsMessage = WireFormat.Encode([noVisitors]);
 
         const string undecodable = "this is not JSON {\"visitors\": [";
-        const string unknownVersion = """{"format":"bulkdispatch","version":2,"events":[]}""";
+        const string unknownVersion = """{"format":"bulkdispatch","version":3,"events":[]}""";
 
         var all = new List<string>(goodMessages);
         all.InsertRange(all.Count / 4, [undecodable, mixedEvil]);
@@ -101,7 +101,7 @@ public sealed class DeadLetterTests(SqsEmulatorFixture fixture) : IClassFixture<
 
         m = byReason[DeadLetterReason.UnknownVersion];
         Assert.Equal(unknownVersion, m.Body);
-        Assert.Contains("version 2", FlushHarness.Detail(m), StringComparison.Ordinal);
+        Assert.Contains("version 3", FlushHarness.Detail(m), StringComparison.Ordinal);
 
         // Event-level failures: a version-1 message holding that event alone, unchanged.
         m = byReason[DeadLetterReason.EndpointNotAllowed];

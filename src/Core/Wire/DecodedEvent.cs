@@ -1,6 +1,11 @@
+using System.Buffers;
+
 namespace BulkDispatch.Core.Wire;
 
-/// <summary>An event read back from a queue message; <see cref="Body"/> is a slice of the message's UTF-8 bytes.</summary>
+/// <summary>
+/// An event read back from a queue message; <see cref="Body"/> is a slice of the message's UTF-8 bytes (version 1),
+/// of the decompressed payload (version 2), or its own copy (a body carried as <c>bodyText</c>).
+/// </summary>
 internal sealed record DecodedEvent(
     string Url,
     string HttpVerb,
@@ -12,6 +17,14 @@ internal sealed record DecodedEvent(
 internal sealed record DecodeResult(IReadOnlyList<DecodedEvent> Events, string? FailureReason, string? FailureDetail, bool IsLegacy)
 {
     public bool Succeeded => FailureReason is null;
+
+    /// <summary>
+    /// The decompressed payload of a version-2 message, which the events' bodies are slices of: the caller disposes
+    /// it once no event is in use any more. Null for every other message and for every failure (the decoder gave the
+    /// buffer back itself). When it is set, no event refers to the message's own bytes: the caller may release them
+    /// as soon as the decoder returns.
+    /// </summary>
+    public IMemoryOwner<byte>? Payload { get; init; }
 
     public static DecodeResult Ok(IReadOnlyList<DecodedEvent> events, bool isLegacy = false) => new(events, null, null, isLegacy);
 

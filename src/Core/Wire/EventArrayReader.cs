@@ -25,6 +25,7 @@ internal static class EventArrayReader
     {
         int arrayDepth = reader.CurrentDepth;
         var events = new List<DecodedEvent>();
+        var shared = default(SharedValues);
         DecodeResult? failure = null;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
@@ -59,13 +60,13 @@ internal static class EventArrayReader
                 switch (field)
                 {
                     case EventFields.Url:
-                        url = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                        url = shared.Url(ref reader, memory);
                         break;
                     case EventFields.Verb:
-                        verb = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                        verb = shared.Verb(ref reader, memory);
                         break;
                     case EventFields.Headers:
-                        headers = ReadHeaders(ref reader);
+                        headers = shared.Headers(ref reader, memory);
                         break;
                     case EventFields.EnqueuedAt:
                         enqueuedAt = reader.TokenType == JsonTokenType.String && reader.TryGetDateTimeOffset(out var at) ? at : null;
@@ -152,6 +153,62 @@ internal static class EventArrayReader
         EventFields.Body => "body",
         _ => "bodyText",
     };
+
+    /// <summary>
+    /// The last url, verb and headers read, with the text they were read from: the events of one message nearly always
+    /// share them, so each is read (and allocated) once per message rather than once per event. Events may share the
+    /// headers dictionary: it is only ever read.
+    /// </summary>
+    private struct SharedValues
+    {
+        private ReadOnlyMemory<byte> _urlText;
+        private ReadOnlyMemory<byte> _verbText;
+        private ReadOnlyMemory<byte> _headersText;
+        private string? _url;
+        private string? _verb;
+        private Dictionary<string, string>? _headers;
+
+        public string? Url(ref Utf8JsonReader reader, ReadOnlyMemory<byte> memory) => String(ref reader, memory, ref _urlText, ref _url);
+
+        public string? Verb(ref Utf8JsonReader reader, ReadOnlyMemory<byte> memory) => String(ref reader, memory, ref _verbText, ref _verb);
+
+        /// <summary>The headers object the reader is on, read to its end.</summary>
+        public Dictionary<string, string> Headers(ref Utf8JsonReader reader, ReadOnlyMemory<byte> memory)
+        {
+            int start = (int)reader.TokenStartIndex;
+            var end = reader;
+            end.Skip();
+            var text = memory.Slice(start, (int)end.BytesConsumed - start);
+            if (_headers is not null && text.Span.SequenceEqual(_headersText.Span))
+            {
+                reader = end;
+                return _headers;
+            }
+
+            _headers = ReadHeaders(ref reader);
+            _headersText = text;
+            return _headers;
+        }
+
+        /// <summary>The string the reader is on (compared as written, escapes and all), or null for any other value.</summary>
+        private static string? String(ref Utf8JsonReader reader, ReadOnlyMemory<byte> memory, ref ReadOnlyMemory<byte> lastText, ref string? last)
+        {
+            if (reader.TokenType != JsonTokenType.String)
+            {
+                return null;
+            }
+
+            int start = (int)reader.TokenStartIndex;
+            var text = memory.Slice(start, (int)reader.BytesConsumed - start);
+            if (last is null || !text.Span.SequenceEqual(lastText.Span))
+            {
+                last = reader.GetString();
+                lastText = text;
+            }
+
+            return last;
+        }
+    }
 
     private static Dictionary<string, string> ReadHeaders(ref Utf8JsonReader reader)
     {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
 
@@ -22,14 +23,31 @@ internal static class MessageDecoder
     }
 
     /// <summary>
-    /// Decodes a message already in UTF-8. The events' bodies are slices of <paramref name="utf8"/>, so
-    /// the caller keeps it unchanged while any of them is in use (the flush rents it per message).
+    /// Decodes a message already in UTF-8. The events' bodies are slices of <paramref name="utf8"/> (version 1) or of
+    /// a decompressed payload the garbage collector takes back (version 2), so the caller keeps <paramref name="utf8"/>
+    /// unchanged while any of them is in use.
     /// </summary>
-    public static DecodeResult Decode(ReadOnlyMemory<byte> utf8, LegacyHeader? legacy, string legacyMissingSettings = "")
+    public static DecodeResult Decode(ReadOnlyMemory<byte> utf8, LegacyHeader? legacy, string legacyMissingSettings = "") =>
+        Decode(utf8, legacy, legacyMissingSettings, CompressedPayloadReader.Unpooled, WireFormat.MaxPayloadBytes);
+
+    /// <summary>
+    /// Decodes a message already in UTF-8, taking the decompressed payload of a version-2 message from
+    /// <paramref name="payloads"/> (one <c>Rent</c> of exactly the declared size, after it was checked against
+    /// <paramref name="maxPayloadBytes"/>). The result's <see cref="DecodeResult.Payload"/> is then the caller's to
+    /// dispose once its events are no longer in use; on any failure the decoder has disposed it already.
+    /// </summary>
+    /// <param name="utf8">The message body; version-1 events are slices of it, version-2 events never are.</param>
+    /// <param name="legacy">The header for legacy messages, or null when the legacy settings are missing.</param>
+    /// <param name="legacyMissingSettings">Names of the missing legacy settings, for the failure detail.</param>
+    /// <param name="payloads">Where decompressed payloads come from (e.g. <see cref="MemoryPool{T}.Shared"/>, or a pool that charges a memory budget).</param>
+    /// <param name="maxPayloadBytes">The largest decompressed payload accepted; a message declaring more is <c>undecodable</c>.</param>
+    public static DecodeResult Decode(
+        ReadOnlyMemory<byte> utf8, LegacyHeader? legacy, string legacyMissingSettings, MemoryPool<byte> payloads, int maxPayloadBytes = WireFormat.MaxPayloadBytes)
     {
+        Compat.NotNull(payloads, nameof(payloads));
         try
         {
-            return DecodeUtf8(utf8, legacy, legacyMissingSettings);
+            return DecodeUtf8(utf8, legacy, legacyMissingSettings, payloads, maxPayloadBytes);
         }
         catch (JsonException ex)
         {
@@ -42,7 +60,8 @@ internal static class MessageDecoder
         }
     }
 
-    private static DecodeResult DecodeUtf8(ReadOnlyMemory<byte> utf8, LegacyHeader? legacy, string legacyMissingSettings)
+    private static DecodeResult DecodeUtf8(
+        ReadOnlyMemory<byte> utf8, LegacyHeader? legacy, string legacyMissingSettings, MemoryPool<byte> payloads, int maxPayloadBytes)
     {
         var reader = new Utf8JsonReader(utf8.Span, ReaderOptions);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -55,6 +74,7 @@ internal static class MessageDecoder
         string? versionText = null;
         (int Start, int End)? events = null;
         DecodeResult? eventsRead = null;
+        var compressed = default(CompressedEnvelope);
         bool allPairs = true;
         int properties = 0;
 
@@ -116,6 +136,10 @@ internal static class MessageDecoder
                 allPairs &= IsLegacyPair(ref reader);
                 events = isArray ? (start, (int)reader.BytesConsumed) : (start, -1);
             }
+            else if (compressed.Collect(ref reader))
+            {
+                allPairs &= IsLegacyPair(ref reader);
+            }
             else if (!allPairs)
             {
                 // Already known not to be legacy: no need to check the shape of the value.
@@ -137,11 +161,9 @@ internal static class MessageDecoder
 
         if (format is not null && !allPairs)
         {
-            if (Repeated(formats, versions, eventArrays) is { } repeated)
+            if (Repeated(formats, versions) is { } repeated)
             {
-                return DecodeResult.Fail(
-                    DeadLetterReason.Undecodable,
-                    $"Message has {repeated.Count} '{repeated.Name}' fields: JSON readers differ on which one counts, so none of its events is delivered.");
+                return RepeatedFailure(repeated);
             }
 
             if (format != WireFormat.FormatName)
@@ -152,6 +174,17 @@ internal static class MessageDecoder
             if (VersionFailure(versionToken, versionText) is { } versionFailure)
             {
                 return versionFailure;
+            }
+
+            if (versionText == "2")
+            {
+                // A version-2 message's fields are its own: 'events' is unknown to it, so ignored.
+                return CompressedPayloadReader.Read(utf8.Span, compressed, payloads, maxPayloadBytes);
+            }
+
+            if (eventArrays > 1)
+            {
+                return RepeatedFailure(("events", eventArrays));
             }
 
             if (events is not { End: > 0 } range)
@@ -180,45 +213,46 @@ internal static class MessageDecoder
             "Message is neither a BulkDispatch message (no 'format' field) nor a legacy message ({\"visitor_id\": [attributes, snapshot]}).");
     }
 
-    /// <summary>The first envelope field that occurs more than once, with its count, or null.</summary>
-    private static (string Name, int Count)? Repeated(int formats, int versions, int eventArrays) =>
+    /// <summary>The first envelope field every version has that occurs more than once, with its count, or null.</summary>
+    private static (string Name, int Count)? Repeated(int formats, int versions) =>
         formats > 1 ? ("format", formats)
         : versions > 1 ? ("version", versions)
-        : eventArrays > 1 ? ("events", eventArrays)
         : null;
 
+    private static DecodeResult RepeatedFailure((string Name, int Count) repeated) =>
+        DecodeResult.Fail(
+            DeadLetterReason.Undecodable,
+            $"Message has {repeated.Count} '{repeated.Name}' fields: JSON readers differ on which one counts, so none of its events is delivered.");
+
     /// <summary>
-    /// Null for version 1. A number this reader does not read is <c>unknown-version</c> (a newer producer: upgrade
+    /// Null for versions 1 and 2. A number this reader does not read is <c>unknown-version</c> (a newer producer: upgrade
     /// the flush and redrive); a version that is missing or not a number is a broken envelope no reader reads.
     /// </summary>
     private static DecodeResult? VersionFailure(JsonTokenType token, string? text)
     {
         if (token == JsonTokenType.Number)
         {
-            return text == "1"
+            return text is "1" or "2"
                 ? null
                 : DecodeResult.Fail(
                     DeadLetterReason.UnknownVersion,
-                    $"Wire-format version {LogText.Escape(text)} is not supported by this reader (it reads version {WireFormat.CurrentVersion}); upgrade the flush, then redrive.");
+                    $"Wire-format version {LogText.Escape(text)} is not supported by this reader (it reads versions {WireFormat.CurrentVersion} and {WireFormat.CompressedVersion}); upgrade the flush, then redrive.");
         }
 
         string example = $"a version-1 message has \"version\":{WireFormat.CurrentVersion}";
-        if (token == JsonTokenType.None)
-        {
-            return DecodeResult.Fail(DeadLetterReason.Undecodable, $"Message has no 'version': {example}.");
-        }
-
-        string found = token switch
-        {
-            JsonTokenType.String => $"the string \"{LogText.Escape(text)}\"",
-            JsonTokenType.StartObject => "an object",
-            JsonTokenType.StartArray => "an array",
-            _ => LogText.Escape(text), // true, false, null
-        };
-        return DecodeResult.Fail(
-            DeadLetterReason.Undecodable,
-            $"Message 'version' must be a number, not {found}: {example}, unquoted.");
+        return token == JsonTokenType.None
+            ? DecodeResult.Fail(DeadLetterReason.Undecodable, $"Message has no 'version': {example}.")
+            : DecodeResult.Fail(DeadLetterReason.Undecodable, $"Message 'version' must be a number, not {Describe(token, text)}: {example}, unquoted.");
     }
+
+    /// <summary>A JSON value as a failure detail names it: <c>the string "1"</c>, <c>an object</c>, <c>true</c>.</summary>
+    internal static string Describe(JsonTokenType token, string? text) => token switch
+    {
+        JsonTokenType.String => $"the string \"{LogText.Escape(text)}\"",
+        JsonTokenType.StartObject => "an object",
+        JsonTokenType.StartArray => "an array",
+        _ => LogText.Escape(text), // a number, true, false, null
+    };
 
     // A legacy value is [attributes-array, snapshot-object]; anything else rules the legacy shape out.
     private static bool IsLegacyPair(ref Utf8JsonReader reader)

@@ -8,14 +8,24 @@ namespace BulkDispatch.Core.Wire;
 /// <summary>
 /// Version 1 of the SQS message format (see docs/wire-format.md): one message carries one or
 /// more events, and each event's body is embedded as raw JSON, byte for byte as the SDK wrote it.
+/// Version 2 carries the same events compressed (<see cref="CompressedMessageWriter"/>).
 /// </summary>
 public static class WireFormat
 {
     /// <summary>The value of the top-level <c>format</c> field that marks a BulkDispatch message.</summary>
     public const string FormatName = "bulkdispatch";
 
-    /// <summary>The wire-format version this library writes.</summary>
+    /// <summary>The wire-format version <see cref="Encode"/> writes: version 1, events as plain JSON.</summary>
     public const int CurrentVersion = 1;
+
+    /// <summary>The wire-format version whose events travel as one compressed payload.</summary>
+    public const int CompressedVersion = 2;
+
+    /// <summary>
+    /// The largest decompressed payload a version-2 message may declare before the reader refuses it (8 MiB): a
+    /// small message must not make the reader allocate without limit. Writers stay far below it (1 MiB by default).
+    /// </summary>
+    public const int MaxPayloadBytes = 8 * 1024 * 1024;
 
     /// <summary>Message attribute that names the <see cref="DeadLetterReason"/> of a dead-lettered message.</summary>
     public const string ReasonAttribute = "BulkDispatch.Reason";

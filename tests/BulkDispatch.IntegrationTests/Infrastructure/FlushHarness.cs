@@ -121,6 +121,14 @@ internal sealed class FlushHarness : IAsyncDisposable
     public static IEnumerable<string> Messages(IEnumerable<QueuedEvent> events, int perMessage) =>
         events.Chunk(perMessage).Select(chunk => WireFormat.Encode(chunk));
 
+    /// <summary>Version-2 messages (Core's <see cref="CompressedMessageWriter"/>) holding <paramref name="events"/>, <paramref name="perMessage"/> events each.</summary>
+    public static List<string> CompressedMessages(IEnumerable<QueuedEvent> events, int perMessage)
+    {
+        using var encoder = new EventEncoder();
+        using var writer = new CompressedMessageWriter();
+        return events.Chunk(perMessage).Select(chunk => writer.Write([.. chunk.Select(encoder.Encode)])).ToList();
+    }
+
     /// <summary>Receives every message now visible in a queue (makes them invisible for the visibility timeout).</summary>
     public async Task<List<Message>> ReceiveAllAsync(string queueUrl)
     {

@@ -24,9 +24,9 @@ internal static class QueueCommandSupport
         "--set", $"BulkDispatch__Sqs__ServiceUrl={h.Emulator.ServiceUrl}",
     ];
 
-    /// <summary><paramref name="count"/> messages in wire-format version 2, which the flush dead-letters as <c>unknown-version</c>.</summary>
+    /// <summary><paramref name="count"/> messages in wire-format version 3, which the flush dead-letters as <c>unknown-version</c>.</summary>
     public static List<string> UnknownVersionMessages(int count, string tag) =>
-        Enumerable.Range(0, count).Select(i => $$"""{"format":"bulkdispatch","version":2,"events":[],"tag":"{{tag}}-{{i}}"}""").ToList();
+        Enumerable.Range(0, count).Select(i => $$"""{"format":"bulkdispatch","version":3,"events":[],"tag":"{{tag}}-{{i}}"}""").ToList();
 
     /// <summary><paramref name="count"/> single-event messages for <see cref="EvilUrl"/>, which the flush dead-letters as <c>endpoint-not-allowed</c>; with their events.</summary>
     public static (List<string> Messages, List<QueuedEvent> Events) EvilMessages(int count, int seed)

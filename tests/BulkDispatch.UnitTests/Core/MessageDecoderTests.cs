@@ -48,7 +48,8 @@ public sealed class MessageDecoderTests
     }
 
     [Theory]
-    [InlineData("2", "2")]
+    [InlineData("3", "3")]
+    [InlineData("2.0", "2.0")]
     [InlineData("0", "0")]
     [InlineData("17", "17")]
     [InlineData("1.5", "1.5")]
