@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Amazon.SQS;
 using BulkDispatch.Core.Configuration;
 using BulkDispatch.Core.Sqs;
@@ -26,7 +27,8 @@ public static class ProducerServiceCollectionExtensions
     /// Adds <see cref="SqsEventPublisher"/> as a singleton bound to the <c>BulkDispatch:Sqs</c> and
     /// <c>BulkDispatch:Producer</c> settings (validated when the host starts), and a hosted service that
     /// sends what is buffered when the application stops. The publisher uses the <see cref="IAmazonSQS"/> registered
-    /// under <see cref="SqsServiceKey"/>, by default a client of its own with the AWS SDK's default credentials.
+    /// under <see cref="SqsServiceKey"/>, by default a client of its own with the AWS SDK's default credentials, and the
+    /// container's <see cref="IMeterFactory"/> (if any) for its <c>BulkDispatch.Producer</c> meter.
     /// </summary>
     public static IServiceCollection AddBulkDispatchProducer(this IServiceCollection services, IConfiguration configuration)
     {
@@ -48,6 +50,7 @@ public static class ProducerServiceCollectionExtensions
             sp.GetRequiredService<IOptions<ProducerOptions>>().Value,
             sp.GetRequiredKeyedService<IAmazonSQS>(SqsServiceKey),
             sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance,
+            sp.GetService<IMeterFactory>(), // the host's (AddMetrics); without one, a process-wide meter
             TimeProvider.System,
             ownsClient: false)); // the container disposes the client it made
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, PublisherShutdown>());
