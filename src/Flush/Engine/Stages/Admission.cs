@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using System.Threading.Channels;
+using BulkDispatch.Core;
 using BulkDispatch.Core.Events;
 using BulkDispatch.Core.Wire;
 using BulkDispatch.Flush.Reporting;
@@ -43,7 +44,7 @@ internal sealed partial class Admission(AdmissionRules rules, InFlightLedger led
                 {
                     // A bug must not cost the run: this message stays in the queue, the others go on.
                     LogUnexpected(log, runId, message.MessageId, ex);
-                    counters.TransientFailure($"unexpected error on message {message.MessageId}: {ex.Message}");
+                    counters.TransientFailure($"unexpected error on message {message.MessageId}: {LogText.Escape(ex.Message)}");
                     admitted.Clear();
                     rejected.Clear();
                     ledger.Abandon(message);
@@ -110,11 +111,11 @@ internal sealed partial class Admission(AdmissionRules rules, InFlightLedger led
         EventBatchParts? parts = null;
         if (!IsAllowed(e.Url))
         {
-            (reason, detail) = (DeadLetterReason.EndpointNotAllowed, $"Event URL '{e.Url}' is not in BulkDispatch__Optimizely__AllowedEndpoints.");
+            (reason, detail) = (DeadLetterReason.EndpointNotAllowed, $"Event URL '{LogText.Escape(e.Url)}' is not in BulkDispatch__Optimizely__AllowedEndpoints.");
         }
         else if (!string.Equals(e.HttpVerb, "POST", StringComparison.OrdinalIgnoreCase))
         {
-            (reason, detail) = (DeadLetterReason.InvalidEvent, $"Event verb '{e.HttpVerb}' is not POST.");
+            (reason, detail) = (DeadLetterReason.InvalidEvent, $"Event verb '{LogText.Escape(e.HttpVerb)}' is not POST.");
         }
         else if (!EventBatchParts.TryRead(e.Body, out parts, out var error))
         {
