@@ -7,8 +7,8 @@ namespace BulkDispatch.IntegrationTests;
 
 /// <summary>
 /// Whoever can write to the queue (or the dead-letter queue) chooses URLs, verbs and attribute values: none of it
-/// may start a log line of its own in the real <c>bulkdispatch</c> process or break a dead letter's Detail attribute
-/// (issue 14).
+/// may start a log line of its own in the real <c>bulkdispatch</c> process, break a dead letter's Detail attribute,
+/// or steer a request somewhere the allow-list did not check (issue 14).
 /// </summary>
 public sealed class HostileQueueDataTests(SqsEmulatorFixture fixture) : IClassFixture<SqsEmulatorFixture>
 {
@@ -64,6 +64,38 @@ public sealed class HostileQueueDataTests(SqsEmulatorFixture fixture) : IClassFi
         Assert.DoesNotContain(detail, char.IsControl);
         // Line breaks (NEL too) become spaces, as they always did; the other controls are escaped.
         Assert.Contains(@"'refused\0 \u001B[2K' is invalid " + Forged, detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_query_or_fragment_never_reaches_the_Event_API_and_the_event_is_dead_lettered()
+    {
+        await using var h = await FlushHarness.CreateAsync(fixture.Emulator);
+        string endpoint = h.EventApi.EventsUrl.ToString();
+        await h.EnqueueAsync(
+        [
+            WireFormat.Encode(
+            [
+                new QueuedEvent(endpoint + "?x=1&debug=true", "POST", JsonHeaders, Batch("query"), DateTimeOffset.UnixEpoch),
+                new QueuedEvent(endpoint, "POST", JsonHeaders, Batch("plain"), DateTimeOffset.UnixEpoch),
+            ]),
+            WireFormat.Encode([new QueuedEvent(endpoint + "#fragment", "POST", JsonHeaders, Batch("fragment"), DateTimeOffset.UnixEpoch)]),
+        ]);
+
+        // The event's own URL is called (no override), as in production with the logx endpoints.
+        var report = await h.FlushAsync(new Dictionary<string, string?>
+        {
+            ["BulkDispatch:Optimizely:EndpointOverride"] = "",
+            ["BulkDispatch:Optimizely:AllowedEndpoints"] = endpoint,
+        });
+
+        Assert.True(report.Complete, report.ToText());
+        var request = Assert.Single(h.EventApi.Requests);
+        Assert.Equal("", request.Query);
+        Assert.Equal(["plain"], request.VisitorIds);
+        var dead = await h.ReceiveAllAsync(h.DeadLetterQueueUrl);
+        Assert.Equal(2, dead.Count);
+        Assert.All(dead, d => Assert.Equal(DeadLetterReason.EndpointNotAllowed, FlushHarness.Reason(d)));
+        Assert.All(dead, d => Assert.Contains("has a query, fragment or user info", FlushHarness.Detail(d), StringComparison.Ordinal));
     }
 
     [Fact]

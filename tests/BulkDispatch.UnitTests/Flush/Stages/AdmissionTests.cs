@@ -78,6 +78,39 @@ public sealed class AdmissionTests
         Assert.Equal(url, MessageDecoder.Decode(deadLetters[0].Body, null).Events.Single().Url); // the copy keeps the event as it came
     }
 
+    [Theory]
+    [InlineData("?x=1")]
+    [InlineData("?")]
+    [InlineData("#top")]
+    [InlineData("?x=1\r\nFORGED")]
+    public async Task An_allow_listed_URL_with_a_query_or_fragment_is_dead_lettered_not_sent(string tail)
+    {
+        var message = _kit.Admit(WireFormat.Encode([new QueuedEvent(StageKit.Url + tail, "POST", new Dictionary<string, string>(), StageKit.Batch("x"), DateTimeOffset.UnixEpoch)]));
+
+        var (admitted, deadLetters) = await AdmitAsync(message);
+
+        Assert.Empty(admitted);
+        var dead = Assert.Single(deadLetters);
+        Assert.Equal(DeadLetterReason.EndpointNotAllowed, dead.Reason);
+        Assert.Contains("has a query, fragment or user info", dead.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain(dead.Detail, c => char.IsControl(c));
+    }
+
+    [Fact]
+    public async Task An_allow_listed_URL_with_user_info_is_dead_lettered_and_the_URL_itself_is_admitted()
+    {
+        var message = _kit.Admit(WireFormat.Encode(
+        [
+            new QueuedEvent("https://user:pass@logx.optimizely.com/v1/events", "POST", new Dictionary<string, string>(), StageKit.Batch("x"), DateTimeOffset.UnixEpoch),
+            new QueuedEvent(StageKit.Url, "POST", new Dictionary<string, string>(), StageKit.Batch("y"), DateTimeOffset.UnixEpoch),
+        ]));
+
+        var (admitted, deadLetters) = await AdmitAsync(message);
+
+        Assert.Equal(DeadLetterReason.EndpointNotAllowed, Assert.Single(deadLetters).Reason);
+        Assert.Equal(StageKit.Url, Assert.Single(Assert.Single(admitted).Events).Tracker.Decoded.Url);
+    }
+
     [Fact]
     public async Task A_visitor_too_large_for_any_request_is_dead_lettered_alone()
     {
