@@ -16,7 +16,8 @@ internal static class LogText
     /// <summary>
     /// Renders <paramref name="text"/> on one line with every control character visible: <c>\r</c>,
     /// <c>\n</c>, <c>\t</c>, <c>\0</c>, and <c>\uXXXX</c> for the other C0 and C1 controls, DEL, the
-    /// Unicode line and paragraph separators, bidirectional-text controls and lone surrogates; a backslash
+    /// Unicode line and paragraph separators, bidirectional-text controls, lone surrogates and U+FFFE/U+FFFF
+    /// (what is left is text an SQS message attribute accepts); a backslash
     /// becomes <c>\\</c>, so an escape can never be mistaken for the text it stands for. Keeps at most
     /// <paramref name="maxLength"/> characters of the escaped text and then says how long the text was.
     /// </summary>
@@ -98,6 +99,8 @@ internal static class LogText
         // Line and paragraph separators, and bidirectional controls that make a line read as something else.
         '\u2028' or '\u2029' or '\u061C' or '\u200E' or '\u200F' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069') => Unicode(c),
         _ when char.IsSurrogate(c) => Unicode(c), // a lone half: the caller checked for a pair
+        // Not characters; SQS refuses them in a message attribute (a dead letter with one could never be placed).
+        '\uFFFE' or '\uFFFF' => Unicode(c),
         _ => null,
     };
 

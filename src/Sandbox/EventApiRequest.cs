@@ -39,6 +39,9 @@ internal sealed class EventApiRequest
     /// <summary>The request path, e.g. <c>/v1/events</c>.</summary>
     public string Path { get; }
 
+    /// <summary>The request's query string with its <c>?</c>, or empty (the Event API is called without one).</summary>
+    public string Query { get; init; } = string.Empty;
+
     /// <summary>Every request header (names case-insensitive; repeated values joined with commas).</summary>
     public IReadOnlyDictionary<string, string> Headers { get; }
 

@@ -251,6 +251,7 @@ internal sealed class LocalEventApi : IAsyncDisposable
             // Counting mode: only the uuids and sizes are kept, see EventApiCounts.
             return new EventApiRequest(Interlocked.Increment(ref _sequence), receivedAt, context.Request.Path.Value ?? string.Empty, headers, [], visitorJson, visitorIds, headerJson, null)
             {
+                Query = context.Request.QueryString.Value ?? string.Empty,
                 Uuids = EventApiCounts.ReadUuids(body, out int visitors, out schemaError),
                 VisitorCount = visitors,
                 BodyLength = body.Length,
@@ -281,6 +282,7 @@ internal sealed class LocalEventApi : IAsyncDisposable
                 headerJson,
                 schemaError)
             {
+                Query = context.Request.QueryString.Value ?? string.Empty,
                 VisitorCount = visitorJson.Count,
                 BodyLength = body.Length,
             };

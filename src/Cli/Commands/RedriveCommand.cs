@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using BulkDispatch.Core;
 using BulkDispatch.Core.Configuration;
 using BulkDispatch.Core.Sqs;
 using BulkDispatch.Cli.Queues;
@@ -128,7 +129,7 @@ internal static class RedriveCommand
     internal static string ToText(RedriveResult r)
     {
         var text = new StringBuilder();
-        string filter = r.Reasons.Count == 0 ? "all reasons" : "reason " + string.Join(" or ", r.Reasons);
+        string filter = r.Reasons.Count == 0 ? "all reasons" : "reason " + string.Join(" or ", r.Reasons.Select(reason => LogText.Escape(reason)));
         string limit = r.Max is { } max ? $", at most {N(max)}" : "";
         text.AppendLine(CultureInfo.InvariantCulture, $"Redrive from {r.DeadLetterQueueUrl} to {r.QueueUrl} ({filter}{limit}).");
         text.AppendLine(CultureInfo.InvariantCulture, $"Method: {r.Method}{(r.MethodNote is { Length: > 0 } note ? " (" + note + ")" : "")}.");
@@ -154,7 +155,7 @@ internal static class RedriveCommand
             text.AppendLine("Not moved (still in the dead-letter queue):");
             foreach (var f in r.Failures)
             {
-                text.AppendLine(CultureInfo.InvariantCulture, $"  {f.MessageId} [{f.Reason}]: {f.Error}");
+                text.AppendLine(CultureInfo.InvariantCulture, $"  {f.MessageId} [{LogText.Escape(f.Reason)}]: {LogText.Escape(f.Error, 500)}");
             }
         }
 
@@ -168,7 +169,7 @@ internal static class RedriveCommand
     }
 
     private static string ByReason(SortedDictionary<string, long> counts) =>
-        counts.Count == 0 ? "" : " (" + string.Join(", ", counts.Select(p => $"{p.Key} {N(p.Value)}")) + ")";
+        counts.Count == 0 ? "" : " (" + string.Join(", ", counts.Select(p => $"{LogText.Escape(p.Key)} {N(p.Value)}")) + ")";
 
     private static string N(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
 }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using BulkDispatch.Core;
 using BulkDispatch.Core.Sqs;
 using BulkDispatch.Cli.Queues;
 using BulkDispatch.Flush.Configuration;
@@ -130,10 +131,11 @@ internal static class StatsCommand
         text.AppendLine(r.Sample
             ? $"Dead-letter reasons, a SAMPLE of {N(r.Examined)} of about {N(dlq.Total)} messages (--sample {N(r.Limit)}; in-flight and delayed messages cannot be examined):"
             : $"Dead-letter reasons, all {N(r.Examined)} messages:");
-        int reasonWidth = r.Counts.Keys.Max(k => k.Length) + 2;
+        // A reason is read back from an attribute anyone who can send to the dead-letter queue could have written.
+        int reasonWidth = r.Counts.Keys.Max(k => LogText.Escape(k).Length) + 2;
         foreach (var (reason, count) in r.Counts.OrderByDescending(p => p.Value).ThenBy(p => p.Key, StringComparer.Ordinal))
         {
-            text.AppendLine(CultureInfo.InvariantCulture, $"  {reason.PadRight(reasonWidth)}{N(count),10}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"  {LogText.Escape(reason).PadRight(reasonWidth)}{N(count),10}");
         }
 
         return text.ToString();

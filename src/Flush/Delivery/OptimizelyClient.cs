@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using BulkDispatch.Core;
 using BulkDispatch.Flush.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -93,7 +94,7 @@ internal sealed class OptimizelyClient(IHttpClientFactory httpClientFactory, IOp
     private DeliveryResult Transient(string what, Exception ex)
     {
         logger.LogDebug(ex, "Event API request failed: {What}", what);
-        return new DeliveryResult(DeliveryStatus.Transient, 0, $"{what} ({ex.GetType().Name}: {ex.Message})");
+        return new DeliveryResult(DeliveryStatus.Transient, 0, $"{what} ({ex.GetType().Name}: {LogText.Escape(ex.Message)})");
     }
 
     private static async Task<string> ReadDetailAsync(HttpResponseMessage response, CancellationToken cancellationToken)
@@ -108,7 +109,7 @@ internal sealed class OptimizelyClient(IHttpClientFactory httpClientFactory, IOp
             text = "";
         }
 
-        text = text.ReplaceLineEndings(" ").Trim();
-        return text.Length <= MaxDetailLength ? text : text[..MaxDetailLength] + "…";
+        // The answer may quote the request (queue data) and lands in logs and the dead letter's Detail attribute.
+        return LogText.Escape(text.ReplaceLineEndings(" ").Trim(), MaxDetailLength);
     }
 }

@@ -77,7 +77,7 @@ internal sealed class FlushRun(QueueSeams queue, IRequestSink eventApi, RunSetti
 
         using var sideline = new CancellationTokenSource();
         var leases = Task.Run(() => visibility.RunAsync(sideline.Token), CancellationToken.None);
-        var progress = Task.Run(() => ReportProgressAsync(budget, startTimestamp, sideline.Token), CancellationToken.None);
+        var progress = Task.Run(() => ReportProgressAsync(ledger, startTimestamp, sideline.Token), CancellationToken.None);
 
         // Admission and packing take turns on one exclusive scheduler, as one thread's worth of CPU: run side by
         // side they took CPU from the receivers, whose AWS SDK parses large responses while they stream in, and the
@@ -145,7 +145,7 @@ internal sealed class FlushRun(QueueSeams queue, IRequestSink eventApi, RunSetti
         };
     }
 
-    private async Task ReportProgressAsync(ByteBudget budget, long startTimestamp, CancellationToken stop)
+    private async Task ReportProgressAsync(InFlightLedger ledger, long startTimestamp, CancellationToken stop)
     {
         if (Progress is null)
         {
@@ -163,7 +163,9 @@ internal sealed class FlushRun(QueueSeams queue, IRequestSink eventApi, RunSetti
                 return;
             }
 
-            Progress(counters.Progress(time.GetElapsedTime(startTimestamp), budget.Used));
+            // The messages held, not the budget's use: a long poll in progress reserves its worst case, which the
+            // line showed as held ("holding 65536 KiB") after everything was deleted.
+            Progress(counters.Progress(time.GetElapsedTime(startTimestamp), ledger.HeldBytes));
         }
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using BulkDispatch.Core;
 
 namespace BulkDispatch.Flush.Reporting;
 
@@ -129,7 +130,7 @@ public sealed record FlushReport
 
         foreach (var r in PlannedRequests)
         {
-            text.Append(c, $"  would POST {r.Bytes} bytes, {r.Visitors} visitors to {r.Url} (account {r.AccountId}){(r.ValidJson ? "" : " INVALID JSON")}").AppendLine();
+            text.Append(c, $"  would POST {r.Bytes} bytes, {r.Visitors} visitors to {LogText.Escape(r.Url)} (account {LogText.Escape(r.AccountId)}){(r.ValidJson ? "" : " INVALID JSON")}").AppendLine();
         }
 
         return text.ToString();

@@ -1,3 +1,4 @@
+using System.Text;
 using BulkDispatch.Core;
 
 namespace BulkDispatch.UnitTests.Core;
@@ -53,6 +54,21 @@ public sealed class LogTextTests
                 Assert.False(char.IsLowSurrogate(escaped[i]), $"a lone low surrogate at {i}");
             }
         }
+    }
+
+    [Fact]
+    public void Escaped_text_is_a_valid_SQS_attribute_value_without_line_breaks()
+    {
+        // SQS takes #x9 #xA #xD #x20-#xD7FF #xE000-#xFFFD #x10000-#x10FFFF in an attribute; a dead letter whose
+        // Detail held anything else could never be placed. CR and LF would forge a line where the Detail is printed.
+        var all = new string(Enumerable.Range(0, 0x10000).Select(i => (char)i).ToArray()) + "\ud83d\ude00";
+
+        string escaped = LogText.Escape(all, maxLength: int.MaxValue);
+
+        var runes = escaped.EnumerateRunes().ToList();
+        Assert.DoesNotContain(runes, r => r.Value is < 0x20 or (> 0xD7FF and < 0xE000) or 0xFFFE or 0xFFFF);
+        Assert.Contains(new Rune(0x1F600), runes);
+        Assert.Contains(@"\uFFFE\uFFFF", escaped, StringComparison.Ordinal);
     }
 
     [Fact]

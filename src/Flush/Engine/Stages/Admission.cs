@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using System.Threading.Channels;
+using BulkDispatch.Core;
 using BulkDispatch.Core.Events;
 using BulkDispatch.Core.Wire;
 using BulkDispatch.Flush.Reporting;
@@ -25,7 +26,7 @@ internal sealed record AdmissionRules(IReadOnlyList<Uri> AllowedEndpoints, Legac
 /// </summary>
 internal sealed partial class Admission(AdmissionRules rules, InFlightLedger ledger, RunCounters counters, ILogger log, string runId)
 {
-    private readonly ConcurrentDictionary<string, bool> _allowedByUrl = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string?> _problemByUrl = new(StringComparer.Ordinal);
 
     public async Task RunAsync(ChannelReader<InFlightMessage> input, ChannelWriter<DecodedMessage> output, ChannelWriter<DeadLetter> deadLetters)
     {
@@ -43,7 +44,7 @@ internal sealed partial class Admission(AdmissionRules rules, InFlightLedger led
                 {
                     // A bug must not cost the run: this message stays in the queue, the others go on.
                     LogUnexpected(log, runId, message.MessageId, ex);
-                    counters.TransientFailure($"unexpected error on message {message.MessageId}: {ex.Message}");
+                    counters.TransientFailure($"unexpected error on message {message.MessageId}: {LogText.Escape(ex.Message)}");
                     admitted.Clear();
                     rejected.Clear();
                     ledger.Abandon(message);
@@ -108,13 +109,13 @@ internal sealed partial class Admission(AdmissionRules rules, InFlightLedger led
     {
         string? reason = null, detail = null;
         EventBatchParts? parts = null;
-        if (!IsAllowed(e.Url))
+        if (UrlProblem(e.Url) is { } problem)
         {
-            (reason, detail) = (DeadLetterReason.EndpointNotAllowed, $"Event URL '{e.Url}' is not in BulkDispatch__Optimizely__AllowedEndpoints.");
+            (reason, detail) = (DeadLetterReason.EndpointNotAllowed, problem);
         }
         else if (!string.Equals(e.HttpVerb, "POST", StringComparison.OrdinalIgnoreCase))
         {
-            (reason, detail) = (DeadLetterReason.InvalidEvent, $"Event verb '{e.HttpVerb}' is not POST.");
+            (reason, detail) = (DeadLetterReason.InvalidEvent, $"Event verb '{LogText.Escape(e.HttpVerb)}' is not POST.");
         }
         else if (!EventBatchParts.TryRead(e.Body, out parts, out var error))
         {
@@ -168,23 +169,37 @@ internal sealed partial class Admission(AdmissionRules rules, InFlightLedger led
         return largest;
     }
 
-    private bool IsAllowed(string url)
+    /// <summary>Why the flush will not send to <paramref name="url"/> (a detail quoting it safely), or null when it may.</summary>
+    private string? UrlProblem(string url)
     {
         // A run sees a handful of distinct URLs; parsing a Uri per event was ~400 MiB of allocations per
         // million events. The URLs come from queue data (untrusted), so the cache stays small.
-        if (_allowedByUrl.TryGetValue(url, out bool allowed))
+        if (_problemByUrl.TryGetValue(url, out string? problem))
         {
-            return allowed;
+            return problem;
         }
 
-        allowed = Uri.TryCreate(url, UriKind.Absolute, out var uri) &&
-            rules.AllowedEndpoints.Any(a => Uri.Compare(a, uri, UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0);
-        if (_allowedByUrl.Count < 64)
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) ||
+            !rules.AllowedEndpoints.Any(a => Uri.Compare(a, uri, UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0))
         {
-            _allowedByUrl[url] = allowed;
+            problem = $"Event URL '{LogText.Escape(url)}' is not in BulkDispatch__Optimizely__AllowedEndpoints.";
+        }
+        else if (uri.Query.Length > 0 || uri.Fragment.Length > 0 || uri.UserInfo.Length > 0)
+        {
+            // The allow-list compares scheme, host, port and path: anything else would reach the endpoint unchecked.
+            problem = $"Event URL '{LogText.Escape(url)}' has a query, fragment or user info: events are sent only to an endpoint of BulkDispatch__Optimizely__AllowedEndpoints exactly.";
+        }
+        else
+        {
+            problem = null;
         }
 
-        return allowed;
+        if (_problemByUrl.Count < 64)
+        {
+            _problemByUrl[url] = problem;
+        }
+
+        return problem;
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Flush {RunId}: unexpected error on message {MessageId}; it stays in the queue")]

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Threading.Channels;
+using BulkDispatch.Core;
 using BulkDispatch.Flush.Reporting;
 using Microsoft.Extensions.Logging;
 
@@ -73,7 +74,7 @@ internal sealed partial class DeadLetterer(IDeadLetterQueue queue, InFlightLedge
         var failed = results.Where(r => r.Status == EntryStatus.Failed).ToList();
         if (failed.Count > 0)
         {
-            LogNotPlaced(log, runId, failed.Count, batch.Count, failed[0].Code!, failed[0].Detail!);
+            LogNotPlaced(log, runId, failed.Count, batch.Count, LogText.Escape(failed[0].Code), LogText.Escape(failed[0].Detail, 500));
         }
 
         for (int i = 0; i < batch.Count; i++)
@@ -93,7 +94,7 @@ internal sealed partial class DeadLetterer(IDeadLetterQueue queue, InFlightLedge
                     break;
                 default:
                     // A permanent failure that could not be dead-lettered: left for a later run like a transient one.
-                    counters.TransientFailure($"dead-lettering failed ({results[i].Code}): {results[i].Detail}");
+                    counters.TransientFailure($"dead-lettering failed ({LogText.Escape(results[i].Code)}): {LogText.Escape(results[i].Detail, 500)}");
                     ledger.Abandon(d.Owner);
                     break;
             }

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using BulkDispatch.Core;
 using BulkDispatch.Flush.Packing;
 using BulkDispatch.Flush.Reporting;
 using Microsoft.Extensions.Logging;
@@ -97,7 +98,7 @@ internal sealed partial class Packer(int maxRequestBytes, TimeSpan linger, ByteB
         {
             // A bug must not cost the run: what was not packed stays in the queue with its message, the rest goes on.
             LogUnexpected(log, runId, message.Message.MessageId, ex);
-            counters.TransientFailure($"unexpected error on message {message.Message.MessageId}: {ex.Message}");
+            counters.TransientFailure($"unexpected error on message {message.Message.MessageId}: {LogText.Escape(ex.Message)}");
             foreach (var e in message.Events)
             {
                 for (int i = 0; i < e.Visitors.Count; i++)

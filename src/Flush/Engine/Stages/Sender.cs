@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Threading.Channels;
+using BulkDispatch.Core;
 using BulkDispatch.Core.Wire;
 using BulkDispatch.Flush.Delivery;
 using BulkDispatch.Flush.Packing;
@@ -38,7 +39,7 @@ internal sealed partial class Sender(IRequestSink sink, int concurrency, InFligh
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
                 LogUnexpected(log, runId, ex);
-                string what = $"unexpected error while sending: {ex.Message}";
+                string what = $"unexpected error while sending: {LogText.Escape(ex.Message)}";
                 counters.TransientFailure(what);
                 deadlines.GiveUp(what);
                 Abandon(request);

@@ -60,6 +60,58 @@ public sealed class AdmissionTests
     }
 
     [Fact]
+    public async Task A_URL_or_verb_from_the_queue_is_quoted_in_the_detail_with_its_control_characters_escaped()
+    {
+        const string forged = "12:00:00 info: BulkDispatch.Flush.Engine.FlushEngine[1] Flush FORGED: all good";
+        string url = "https://evil.example/v1/events\r\n" + forged + "\0\u0085\u009b\uffff";
+        string message = WireFormat.Encode(
+        [
+            new QueuedEvent(url, "POST", new Dictionary<string, string>(), StageKit.Batch("x"), DateTimeOffset.UnixEpoch),
+            new QueuedEvent(StageKit.Url, "GET\r\n" + forged, new Dictionary<string, string>(), StageKit.Batch("y"), DateTimeOffset.UnixEpoch),
+        ]);
+
+        var (_, deadLetters) = await AdmitAsync(_kit.Admit(message));
+
+        Assert.Equal([DeadLetterReason.EndpointNotAllowed, DeadLetterReason.InvalidEvent], deadLetters.Select(d => d.Reason));
+        Assert.Equal(@"Event URL 'https://evil.example/v1/events\r\n" + forged + @"\0\u0085\u009B\uFFFF' is not in BulkDispatch__Optimizely__AllowedEndpoints.", deadLetters[0].Detail);
+        Assert.Equal(@"Event verb 'GET\r\n" + forged + "' is not POST.", deadLetters[1].Detail);
+        Assert.Equal(url, MessageDecoder.Decode(deadLetters[0].Body, null).Events.Single().Url); // the copy keeps the event as it came
+    }
+
+    [Theory]
+    [InlineData("?x=1")]
+    [InlineData("?")]
+    [InlineData("#top")]
+    [InlineData("?x=1\r\nFORGED")]
+    public async Task An_allow_listed_URL_with_a_query_or_fragment_is_dead_lettered_not_sent(string tail)
+    {
+        var message = _kit.Admit(WireFormat.Encode([new QueuedEvent(StageKit.Url + tail, "POST", new Dictionary<string, string>(), StageKit.Batch("x"), DateTimeOffset.UnixEpoch)]));
+
+        var (admitted, deadLetters) = await AdmitAsync(message);
+
+        Assert.Empty(admitted);
+        var dead = Assert.Single(deadLetters);
+        Assert.Equal(DeadLetterReason.EndpointNotAllowed, dead.Reason);
+        Assert.Contains("has a query, fragment or user info", dead.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain(dead.Detail, c => char.IsControl(c));
+    }
+
+    [Fact]
+    public async Task An_allow_listed_URL_with_user_info_is_dead_lettered_and_the_URL_itself_is_admitted()
+    {
+        var message = _kit.Admit(WireFormat.Encode(
+        [
+            new QueuedEvent("https://user:pass@logx.optimizely.com/v1/events", "POST", new Dictionary<string, string>(), StageKit.Batch("x"), DateTimeOffset.UnixEpoch),
+            new QueuedEvent(StageKit.Url, "POST", new Dictionary<string, string>(), StageKit.Batch("y"), DateTimeOffset.UnixEpoch),
+        ]));
+
+        var (admitted, deadLetters) = await AdmitAsync(message);
+
+        Assert.Equal(DeadLetterReason.EndpointNotAllowed, Assert.Single(deadLetters).Reason);
+        Assert.Equal(StageKit.Url, Assert.Single(Assert.Single(admitted).Events).Tracker.Decoded.Url);
+    }
+
+    [Fact]
     public async Task A_visitor_too_large_for_any_request_is_dead_lettered_alone()
     {
         string body = StageKit.Batch("small", "huge-" + new string('h', 2000), "small2");

@@ -55,6 +55,22 @@ public sealed class FlushRunTests
     }
 
     [Fact]
+    public async Task The_progress_holds_no_bytes_once_everything_received_was_deleted_though_long_polls_go_on()
+    {
+        _queue.Add(12);
+        _queue.HangWhenEmpty = true; // the receivers keep polling (and, before issue 14, their reservations showed as held)
+        var progress = new ConcurrentQueue<FlushProgress>();
+
+        var report = await RunAsync(maxDuration: TimeSpan.FromSeconds(30), progress: progress.Enqueue);
+
+        Assert.Equal(12, report.MessagesDeleted);
+        var afterwards = progress.Where(p => p.MessagesDeleted == 12).ToList();
+        Assert.NotEmpty(afterwards);
+        Assert.All(afterwards, p => Assert.Equal(0, p.BufferedBytes));
+        Assert.Contains("holding 0 KiB", afterwards[^1].ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_run_the_host_cancels_is_not_complete()
     {
         _queue.HangWhenEmpty = true;
@@ -99,14 +115,14 @@ public sealed class FlushRunTests
         Assert.Equal(_queue.Handed.Order(), released.Order());
     }
 
-    private Task<FlushReport> RunAsync(TimeSpan? maxDuration = null, bool dryRun = false, CancellationToken host = default)
+    private Task<FlushReport> RunAsync(TimeSpan? maxDuration = null, bool dryRun = false, Action<FlushProgress>? progress = null, CancellationToken host = default)
     {
         var settings = new RunSettings(
             ReceiveConcurrency: 3, ReceiveWaitTime: TimeSpan.FromSeconds(2), ReceiveTimeoutMargin: TimeSpan.FromSeconds(10), MaxMessagesPerRun: 0,
             MaxBufferedBytes: 64L * 1024 * 1024, BatchLinger: TimeSpan.FromSeconds(10), SendConcurrency: 2,
             MaxDuration: maxDuration ?? TimeSpan.FromMinutes(4), SendGrace: TimeSpan.FromSeconds(45),
             Queue: new QueueInfo("queue", "dlq", 300), Admission: StageKit.Rules(), DryRun: dryRun, RunId: StageKit.RunId);
-        var run = new FlushRun(new QueueSeams(_queue, _queue, _queue, _queue, _queue), _api, settings, _time, _counters, StageKit.Log);
+        var run = new FlushRun(new QueueSeams(_queue, _queue, _queue, _queue, _queue), _api, settings, _time, _counters, StageKit.Log) { Progress = progress };
         return Clock.RunAsync(_time, run.RunAsync(_time.GetUtcNow(), _time.GetTimestamp(), host), Step);
     }
 
