@@ -227,7 +227,7 @@ public sealed partial class ServeCommandTests(SqsEmulatorFixture fixture, ITestO
 
         Assert.True(exit == 0, serve.Describe($"exit code {exit}"));
         Assert.All(serve.Runs(), r => Assert.False(r.Complete));
-        Assert.Contains("lastFailure=\"SQS could not be reached: BulkDispatch__KeyVault__VaultUri: Key Vault https://bulkdispatch-no-such-vault.invalid/ could not be reached", serve.Output, StringComparison.Ordinal);
+        Assert.Contains("lastFailure=\"BulkDispatch__KeyVault__VaultUri: Key Vault https://bulkdispatch-no-such-vault.invalid/ could not be reached", serve.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("unexpected error", serve.Output, StringComparison.Ordinal);
         Assert.Equal(messages.Count, await h.DepthAsync(h.QueueUrl));
     }
