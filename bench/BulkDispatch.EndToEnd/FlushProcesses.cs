@@ -21,7 +21,11 @@ internal sealed record FlushProcessResult(
     long EventsDelivered,
     long RequestsSent,
     long BytesSent,
-    IReadOnlyDictionary<string, (long Requests, long Units)> SqsRequests);
+    IReadOnlyDictionary<string, (long Requests, long Units)> SqsRequests)
+{
+    /// <summary>The report's stopReason, messagesDeleted, transientFailures and lastFailure, and the end of stderr: why a run left messages.</summary>
+    public string Outcome { get; init; } = "";
+}
 
 /// <summary>
 /// Starts the real flush (<c>dotnet bulkdispatch.dll flush --json</c>) as separate processes and
@@ -29,6 +33,7 @@ internal sealed record FlushProcessResult(
 /// </summary>
 internal sealed class FlushProcesses : IDisposable
 {
+    private static readonly string[] OutcomeFields = ["stopReason", "complete", "messagesDeleted", "transientFailures", "lastFailure"];
     private readonly string _cliDll;
     private readonly string? _traceDirectory;
     private readonly ConcurrentDictionary<int, Process> _running = new();
@@ -175,7 +180,13 @@ internal sealed class FlushProcesses : IDisposable
             r.GetProperty("eventsDelivered").GetInt64(),
             r.GetProperty("requestsSent").GetInt64(),
             r.GetProperty("bytesSent").GetInt64(),
-            sqs);
+            sqs)
+        {
+            Outcome = string.Join(", ", OutcomeFields
+                .Select(name => r.TryGetProperty(name, out var v) ? $"{name} {v.GetRawText()}" : null)
+                .OfType<string>()
+                .Append(errors.Length == 0 ? "" : "stderr: " + errors[Math.Max(0, errors.Length - 300)..].ReplaceLineEndings(" | "))),
+        };
     }
 
     /// <summary>

@@ -7,7 +7,12 @@ namespace BulkDispatch.EndToEnd;
 /// each build (<c>--cli</c>, then <c>--compare-cli</c> when given, alternating so both meet the same load); prints
 /// each round and the medians, and keeps one line per scenario for the summary.
 /// </summary>
-internal sealed class FlushRounds(Scenarios scenarios, IReadOnlyList<(string Name, FlushProcesses Runner)> builds, Action<string> say, Func<string> load)
+internal sealed class FlushRounds(
+    Scenarios scenarios,
+    IReadOnlyList<(string Name, FlushProcesses Runner)> builds,
+    IReadOnlyDictionary<string, string> flushSettings,
+    Action<string> say,
+    Func<string> load)
 {
     private static readonly CultureInfo C = CultureInfo.InvariantCulture;
 
@@ -22,7 +27,7 @@ internal sealed class FlushRounds(Scenarios scenarios, IReadOnlyList<(string Nam
         {
             foreach (var (name, runner) in builds)
             {
-                var drain = await scenarios.DrainAsync(events, 1, runner, ct);
+                var drain = await scenarios.DrainAsync(events, 1, runner, flushSettings, ct);
                 byBuild[name].Add(drain);
                 say(string.Create(C, $"  round {round} {name}: {Describe(drain)}; load {load()}"));
             }
@@ -48,9 +53,9 @@ internal sealed class FlushRounds(Scenarios scenarios, IReadOnlyList<(string Nam
         {
             foreach (var (name, runner) in builds)
             {
-                var one = await scenarios.DrainAsync(events, 1, runner, ct);
+                var one = await scenarios.DrainAsync(events, 1, runner, flushSettings, ct);
                 say(string.Create(C, $"  round {round} {name}, 1 process: {Describe(one)}; load {load()}"));
-                var many = await scenarios.DrainAsync(events, processes, runner, ct);
+                var many = await scenarios.DrainAsync(events, processes, runner, flushSettings, ct);
                 say(string.Create(C, $"  round {round} {name}, {processes} processes: {Describe(many)}; {many.EventsPerSecond / one.EventsPerSecond:0.00}x the events/s of 1; load {load()}"));
                 byBuild[name].One.Add(one);
                 byBuild[name].Many.Add(many);
@@ -79,14 +84,14 @@ internal sealed class FlushRounds(Scenarios scenarios, IReadOnlyList<(string Nam
         var byBuild = builds.ToDictionary(b => b.Name, _ => new List<FlushProcessResult>());
         foreach (var (_, runner) in builds)
         {
-            await scenarios.EmptyRunAsync(queue, runner, ct);
+            await scenarios.EmptyRunAsync(queue, runner, flushSettings, ct);
         }
 
         for (int run = 1; run <= runs; run++)
         {
             foreach (var (name, runner) in builds)
             {
-                var r = await scenarios.EmptyRunAsync(queue, runner, ct);
+                var r = await scenarios.EmptyRunAsync(queue, runner, flushSettings, ct);
                 byBuild[name].Add(r);
                 say(string.Create(C, $"  run {run} {name}: wall {r.Seconds:0.00} s, CPU {r.ReapedCpuSeconds:0.00} s, peak working set {r.PeakWorkingSetBytes / 1048576.0:0} MiB; load {load()}"));
             }
@@ -106,7 +111,7 @@ internal sealed class FlushRounds(Scenarios scenarios, IReadOnlyList<(string Nam
     {
         string perProcess = string.Join(" / ", d.Runs.Select(r => string.Create(C, $"{r.EventsDelivered:N0} events in {r.MessagesReceived:N0} messages, {r.CpuSeconds:0.00} s CPU, {r.PeakWorkingSetBytes / 1048576.0:0} MiB")));
         return string.Create(C,
-            $"{d.Seconds:0.00} s, {d.EventsPerSecond:N0} events/s, CPU {d.CpuSeconds:0.00} s ({1e6 * d.CpuSeconds / d.Events:0} µs per event), {d.Runs.Count} process(es) [{perProcess}], visitors {d.VisitorsDelivered:N0}/{d.VisitorsExpected:N0}, duplicates {d.Duplicates}");
+            $"{d.Seconds:0.00} s, {d.EventsPerSecond:N0} events/s, CPU {d.CpuSeconds:0.00} s ({1e6 * d.CpuSeconds / d.Events:0} µs per event), {d.Runs.Count} process(es) [{perProcess}], visitors {d.VisitorsDelivered:N0}/{d.VisitorsExpected:N0}, duplicates {d.Duplicates}{(d.WaitedForLeases ? " (WAITED for leases to lapse: time not comparable)" : "")}");
     }
 
     private void PrintRatios<T>(Dictionary<string, List<T>> byBuild, Func<T, double> wall, Func<T, double> cpu, Func<T, double> peak)

@@ -8,7 +8,8 @@ using BulkDispatch.TestKit;
 // Usage (from the repository root; docs/benchmarks.md, "End to end"):
 //   dotnet run -c Release --project bench/BulkDispatch.EndToEnd -- [--sizes 10000,100000,1000000] [--baseline-sample 10000]
 //       [--outage-events 2000] [--drain-events 100000] [--trace DIR] [--cli PATH] [--compare-cli PATH] [--drain-rounds 1]
-//       [--parallel-events 100000] [--parallel-processes 2] [--startup-runs 5] [--only sizes,drain,parallel,startup,outage]
+//       [--parallel-events 100000] [--parallel-processes 2] [--startup-runs 5] [--flush-set NAME=VALUE]
+//       [--only ceiling,sizes,drain,parallel,startup,outage]
 //   --trace: dotnet-trace every flush process of the largest size into DIR; --cli: the bulkdispatch.dll to run
 //   (default: src/Cli's build); --compare-cli: another build (e.g. before a change) whose flush-alone, parallel-drain
 //   and start-up runs alternate with --cli's in the same run, for a before/after ratio under the same load.
@@ -31,6 +32,7 @@ string? compareCli = null;
 long parallelEvents = 100_000;
 int parallelProcesses = 2;
 int startupRuns = 5;
+var flushSettings = new Dictionary<string, string>(StringComparer.Ordinal);
 string[] scenarioNames = ["ceiling", "sizes", "drain", "parallel", "startup", "outage"];
 var only = new HashSet<string>(scenarioNames, StringComparer.Ordinal);
 for (int i = 0; i < args.Length; i++)
@@ -45,6 +47,16 @@ for (int i = 0; i < args.Length; i++)
         case "--parallel-events": parallelEvents = long.Parse(args[++i], c); break;
         case "--parallel-processes": parallelProcesses = int.Parse(args[++i], c); break;
         case "--startup-runs": startupRuns = int.Parse(args[++i], c); break;
+        case "--flush-set":
+            var pair = args[++i].Split('=', 2);
+            if (pair.Length != 2)
+            {
+                Console.Error.WriteLine($"--flush-set {args[i]}: expected NAME=VALUE, e.g. BulkDispatch__Flush__ReceiveConcurrency=4.");
+                return 2;
+            }
+
+            flushSettings[pair[0]] = pair[1];
+            break;
         case "--only":
             only = [.. args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
             if (only.Except(scenarioNames).FirstOrDefault() is { } unknown)
@@ -75,6 +87,8 @@ for (int i = 0; i < args.Length; i++)
                   --parallel-events N    events of the parallel drain: 1 flush process, then N processes at once (100000)
                   --parallel-processes N flush processes started at once in the parallel drain (2)
                   --startup-runs N       runs of `flush` on an empty queue per build in the start-up scenario (5)
+                  --flush-set NAME=VALUE a setting for the flush processes of the flush-alone, parallel and start-up
+                                         scenarios (repeatable), e.g. BulkDispatch__Flush__ReceiveConcurrency=4
                   --only LIST            run only these scenarios: ceiling, sizes (with the reference design and the
                                          ceiling), drain (flush alone), parallel, startup, outage (default: all)
                   --cli PATH             the bulkdispatch.dll to run (default: src/Cli's Release build)
@@ -158,7 +172,7 @@ try
         builds.Add(("compare", compareFlushes));
     }
 
-    var rounds = new FlushRounds(scenarios, builds, Say, LoadAverage);
+    var rounds = new FlushRounds(scenarios, builds, flushSettings, Say, LoadAverage);
     if (only.Contains("drain") && drainEvents > 0)
     {
         await rounds.DrainAsync(drainEvents, drainRounds, ct);
