@@ -8,9 +8,11 @@ using BulkDispatch.TestKit;
 // Usage (from the repository root; docs/benchmarks.md, "End to end"):
 //   dotnet run -c Release --project bench/BulkDispatch.EndToEnd -- [--sizes 10000,100000,1000000] [--baseline-sample 10000]
 //       [--outage-events 2000] [--drain-events 100000] [--trace DIR] [--cli PATH] [--compare-cli PATH] [--drain-rounds 1]
+//       [--parallel-events 100000] [--parallel-processes 2] [--startup-runs 5] [--flush-set NAME=VALUE]
+//       [--only ceiling,sizes,drain,parallel,startup,outage]
 //   --trace: dotnet-trace every flush process of the largest size into DIR; --cli: the bulkdispatch.dll to run
-//   (default: src/Cli's build); --compare-cli: another build (e.g. before a change) whose drain runs alternate
-//   with --cli's in the same run, for a before/after ratio under the same load.
+//   (default: src/Cli's build); --compare-cli: another build (e.g. before a change) whose flush-alone, parallel-drain
+//   and start-up runs alternate with --cli's in the same run, for a before/after ratio under the same load.
 //   dotnet run -c Release --project bench/BulkDispatch.EndToEnd -- analyze FILE.nettrace [...]   (top costs in BulkDispatch code)
 var c = CultureInfo.InvariantCulture;
 if (args.Length > 0 && args[0] == "analyze")
@@ -27,6 +29,12 @@ int drainRounds = 1;
 string? traceDirectory = null;
 string? cliOverride = null;
 string? compareCli = null;
+long parallelEvents = 100_000;
+int parallelProcesses = 2;
+int startupRuns = 5;
+var flushSettings = new Dictionary<string, string>(StringComparer.Ordinal);
+string[] scenarioNames = ["ceiling", "sizes", "drain", "parallel", "startup", "outage"];
+var only = new HashSet<string>(scenarioNames, StringComparer.Ordinal);
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -36,6 +44,28 @@ for (int i = 0; i < args.Length; i++)
         case "--outage-events": outageEvents = long.Parse(args[++i], c); break;
         case "--drain-events": drainEvents = long.Parse(args[++i], c); break;
         case "--drain-rounds": drainRounds = int.Parse(args[++i], c); break;
+        case "--parallel-events": parallelEvents = long.Parse(args[++i], c); break;
+        case "--parallel-processes": parallelProcesses = int.Parse(args[++i], c); break;
+        case "--startup-runs": startupRuns = int.Parse(args[++i], c); break;
+        case "--flush-set":
+            var pair = args[++i].Split('=', 2);
+            if (pair.Length != 2)
+            {
+                Console.Error.WriteLine($"--flush-set {args[i]}: expected NAME=VALUE, e.g. BulkDispatch__Flush__ReceiveConcurrency=4.");
+                return 2;
+            }
+
+            flushSettings[pair[0]] = pair[1];
+            break;
+        case "--only":
+            only = [.. args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+            if (only.Except(scenarioNames).FirstOrDefault() is { } unknown)
+            {
+                Console.Error.WriteLine($"--only: unknown scenario {unknown}; the scenarios are {string.Join(",", scenarioNames)}.");
+                return 2;
+            }
+
+            break;
         case "--cli": cliOverride = Path.GetFullPath(args[++i]); break;
         case "--compare-cli": compareCli = Path.GetFullPath(args[++i]); break;
         case "--trace": traceDirectory = Path.GetFullPath(args[++i]); Directory.CreateDirectory(traceDirectory); break;
@@ -53,9 +83,17 @@ for (int i = 0; i < args.Length; i++)
                   --baseline-sample N    events the reference design really runs; larger sizes are extrapolated (10000)
                   --outage-events N      events of the endpoint-outage side scenario (2000)
                   --drain-events N       events of the flush-alone drain (100000)
-                  --drain-rounds N       drain rounds (1; alternating with --compare-cli when given)
+                  --drain-rounds N       rounds of the flush-alone and parallel drains (1; alternating with --compare-cli)
+                  --parallel-events N    events of the parallel drain: 1 flush process, then N processes at once (100000)
+                  --parallel-processes N flush processes started at once in the parallel drain (2)
+                  --startup-runs N       runs of `flush` on an empty queue per build in the start-up scenario (5)
+                  --flush-set NAME=VALUE a setting for the flush processes of the flush-alone, parallel and start-up
+                                         scenarios (repeatable), e.g. BulkDispatch__Flush__ReceiveConcurrency=4
+                  --only LIST            run only these scenarios: ceiling, sizes (with the reference design and the
+                                         ceiling), drain (flush alone), parallel, startup, outage (default: all)
                   --cli PATH             the bulkdispatch.dll to run (default: src/Cli's Release build)
-                  --compare-cli PATH     another build (e.g. before a change) for a before/after ratio under the same load
+                  --compare-cli PATH     another build (e.g. before a change, or a ReadyToRun publish) whose flush-alone,
+                                         parallel-drain and start-up runs alternate with --cli's, for ratios under the same load
                   --trace DIR            dotnet-trace every flush process of the largest size into DIR
                 """);
             return 0;
@@ -101,64 +139,65 @@ try
 
     Say(string.Create(c, $"workload: the {workload.Templates} recorded C# SDK LogEvents cycled, uuids and visitor ids varied per round; {workload.TotalVisitors(1000) / 1000.0:0.00} visitors per event"));
 
-    long ceilingEvents = Math.Min(sizes.Max(), 50_000);
-    var ceiling = await scenarios.CeilingAsync(ceilingEvents, ct);
-    Say(string.Create(c, $"emulator ceiling ({ceilingEvents} events pre-encoded, bare clients): SendMessageBatch {ceiling.SendEventsPerSecond:N0} events/s, receive+DeleteMessageBatch drain {ceiling.DrainEventsPerSecond:N0} events/s; load {LoadAverage()}"));
-
-    var baselineClock = Stopwatch.StartNew();
-    var baseline = await scenarios.BaselineAsync(Math.Min(baselineSample, sizes.Max()), null, ct);
-    Say(string.Create(c, $"reference design measured on {baseline.Events} events in {baselineClock.Elapsed.TotalSeconds:0.0} s (sends {baseline.PublishSeconds:0.0} s = {baseline.Events / baseline.PublishSeconds:N0} events/s, {baseline.Ticks} ticks back to back {baseline.FlushSeconds:0.0} s); load {LoadAverage()}"));
+    bool runSizes = only.Contains("sizes");
+    (double Send, double Drain)? ceiling = null;
+    if (runSizes || only.Contains("ceiling") || only.Contains("parallel"))
+    {
+        long ceilingEvents = Math.Min(runSizes ? sizes.Max() : Math.Max(parallelEvents, 1_000), 50_000);
+        var measured = await scenarios.CeilingAsync(ceilingEvents, ct);
+        ceiling = (measured.SendEventsPerSecond, measured.DrainEventsPerSecond);
+        Say(string.Create(c, $"emulator ceiling ({ceilingEvents} events pre-encoded, bare clients): SendMessageBatch {measured.SendEventsPerSecond:N0} events/s, receive+DeleteMessageBatch drain {measured.DrainEventsPerSecond:N0} events/s; load {LoadAverage()}"));
+    }
 
     var results = new List<(Figures Product, Figures Baseline)>();
-    (long ProductLost, long ProductEvents, long BaselineLost, long BaselineEvents) outageResult = default;
-    foreach (long size in sizes)
+    if (runSizes)
     {
-        bool trace = traced is not null && size == sizes.Max();
-        var product = await (trace ? traced! : scenarios).ProductAsync(size, null, ct);
-        var reference = size == baseline.Events ? baseline : baseline.ScaledTo(size);
-        results.Add((product, reference));
-        Report.PrintSize(Say, product, reference, ceiling);
-        Say($"  load average {LoadAverage()}");
-    }
-
-    if (drainEvents > 0)
-    {
-        var drainFlush = new List<(double Seconds, double Cpu, long Peak)>();
-        var drainCompare = new List<(double Seconds, double Cpu, long Peak)>();
-        Say(string.Create(c, $"flush alone: {drainEvents:N0} events published first, then `bulkdispatch flush` drains them ({drainRounds} round(s){(compareFlushes is null ? "" : ", alternating with --compare-cli")})"));
-        for (int round = 1; round <= drainRounds; round++)
+        var baselineClock = Stopwatch.StartNew();
+        var baseline = await scenarios.BaselineAsync(Math.Min(baselineSample, sizes.Max()), null, ct);
+        Say(string.Create(c, $"reference design measured on {baseline.Events} events in {baselineClock.Elapsed.TotalSeconds:0.0} s (sends {baseline.PublishSeconds:0.0} s = {baseline.Events / baseline.PublishSeconds:N0} events/s, {baseline.Ticks} ticks back to back {baseline.FlushSeconds:0.0} s); load {LoadAverage()}"));
+        foreach (long size in sizes)
         {
-            foreach (var (name, runner) in new[] { ("flush", flushes), ("compare", compareFlushes) })
-            {
-                if (runner is null)
-                {
-                    continue;
-                }
-
-                var drain = await scenarios.DrainAsync(drainEvents, runner, ct);
-                (name == "flush" ? drainFlush : drainCompare).Add((drain.Seconds, drain.CpuSeconds, drain.PeakWorkingSetBytes));
-                Say(string.Create(c, $"  round {round} {name}: {drain.Seconds:0.00} s, {drainEvents / drain.Seconds:N0} events/s, CPU {drain.CpuSeconds:0.00} s ({1e6 * drain.CpuSeconds / drainEvents:0} µs per event), peak working set {drain.PeakWorkingSetBytes / 1048576.0:0} MiB, {drain.Processes} process(es); load {LoadAverage()}"));
-            }
-        }
-
-        if (drainCompare.Count > 0)
-        {
-            static double Median(IEnumerable<double> v) => v.Order().ElementAt(v.Count() / 2);
-            double ws = Median(drainFlush.Select(d => d.Seconds)), wc = Median(drainCompare.Select(d => d.Seconds));
-            double cs = Median(drainFlush.Select(d => d.Cpu)), cc = Median(drainCompare.Select(d => d.Cpu));
-            double ps = Median(drainFlush.Select(d => (double)d.Peak)), pc = Median(drainCompare.Select(d => (double)d.Peak));
-            Say(string.Create(c, $"  medians, --cli / --compare-cli: wall {ws:0.00} / {wc:0.00} s (ratio {ws / wc:0.00}), CPU {cs:0.00} / {cc:0.00} s (ratio {cs / cc:0.00}), peak working set {ps / 1048576:0} / {pc / 1048576:0} MiB (ratio {ps / pc:0.00})"));
+            bool trace = traced is not null && size == sizes.Max();
+            var product = await (trace ? traced! : scenarios).ProductAsync(size, null, ct);
+            var reference = size == baseline.Events ? baseline : baseline.ScaledTo(size);
+            results.Add((product, reference));
+            Report.PrintSize(Say, product, reference, ceiling!.Value);
+            Say($"  load average {LoadAverage()}");
         }
     }
 
-    if (outageEvents > 0)
+    var builds = new List<(string, FlushProcesses)> { ("flush", flushes) };
+    if (compareFlushes is not null)
+    {
+        builds.Add(("compare", compareFlushes));
+    }
+
+    var rounds = new FlushRounds(scenarios, builds, flushSettings, Say, LoadAverage);
+    if (only.Contains("drain") && drainEvents > 0)
+    {
+        await rounds.DrainAsync(drainEvents, drainRounds, ct);
+    }
+
+    if (only.Contains("parallel") && parallelEvents > 0)
+    {
+        await rounds.ParallelAsync(parallelEvents, parallelProcesses, drainRounds, ceiling, ct);
+    }
+
+    if (only.Contains("startup") && startupRuns > 0)
+    {
+        await rounds.StartupAsync(startupRuns, ct);
+    }
+
+    (long ProductLost, long ProductEvents, long BaselineLost, long BaselineEvents)? outageResult = null;
+    if (only.Contains("outage") && outageEvents > 0)
     {
         Say(string.Create(c, $"outage scenario: {outageEvents} events, the endpoint answers 503 for 3 one-minute ticks (product: 3 flush runs during the outage, then runs until delivered)"));
         outageResult = await scenarios.OutageAsync(outageEvents, 3, ct);
-        Say(string.Create(c, $"  events lost: BulkDispatch {outageResult.ProductLost} of {outageResult.ProductEvents}; reference design {outageResult.BaselineLost} of {outageResult.BaselineEvents} (deleted before the failed posts)"));
+        var lost = outageResult.Value;
+        Say(string.Create(c, $"  events lost: BulkDispatch {lost.ProductLost} of {lost.ProductEvents}; reference design {lost.BaselineLost} of {lost.BaselineEvents} (deleted before the failed posts)"));
     }
 
-    Report.PrintSummary(Say, results, ceiling, outageResult);
+    Report.PrintSummary(Say, results, ceiling, outageResult, rounds.Summary);
     if (tracedFlushes is not null)
     {
         Say("traces: " + string.Join(" ", tracedFlushes.Traces));

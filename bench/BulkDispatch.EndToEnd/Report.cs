@@ -39,11 +39,20 @@ internal static class Report
         say(string.Create(C, $"  emulator ceiling: bare send {ceiling.Send:N0} events/s, bare drain {ceiling.Drain:N0} events/s; BulkDispatch end to end / min(ceiling) = {p.Events / p.EndToEndSeconds / Math.Min(ceiling.Send, ceiling.Drain):0.00}"));
     }
 
-    public static void PrintSummary(Action<string> say, List<(Figures Product, Figures Baseline)> results, (double Send, double Drain) ceiling, (long ProductLost, long ProductEvents, long BaselineLost, long BaselineEvents) outage)
+    public static void PrintSummary(
+        Action<string> say,
+        List<(Figures Product, Figures Baseline)> results,
+        (double Send, double Drain)? ceiling,
+        (long ProductLost, long ProductEvents, long BaselineLost, long BaselineEvents)? outage,
+        IEnumerable<string> flushAlone)
     {
-        say("== summary (markdown; ratio = BulkDispatch / reference)");
-        say("| events | e2e s | e2e events/s | flush events/s | flush peak WS MiB | SQS req/1k | billed units/1k | API req/1k | API MB | ref ticks (min) | ref SQS req/1k | ref units/1k | ref API req/1k | req ratio | units ratio | time ratio (e2e vs ticks x 60 s) |");
-        say("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        say("== summary" + (results.Count > 0 ? " (markdown; ratio = BulkDispatch / reference)" : ""));
+        if (results.Count > 0)
+        {
+            say("| events | e2e s | e2e events/s | flush events/s | flush peak WS MiB | SQS req/1k | billed units/1k | API req/1k | API MB | ref ticks (min) | ref SQS req/1k | ref units/1k | ref API req/1k | req ratio | units ratio | time ratio (e2e vs ticks x 60 s) |");
+            say("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        }
+
         foreach (var (p, b) in results)
         {
             double pReq = 1000.0 * p.Sqs.Values.Sum(x => x.Requests) / p.Events, bReq = 1000.0 * b.Sqs.Values.Sum(x => x.Requests) / b.Events;
@@ -52,8 +61,20 @@ internal static class Report
                 $"| {p.Events:N0} | {p.EndToEndSeconds:0.0} | {p.Events / p.EndToEndSeconds:N0} | {p.Events / p.FlushSeconds:N0} | {p.PeakWorkingSetBytes / 1048576.0:0} | {pReq:0.0} | {pUnits:0.0} | {1000.0 * p.ApiRequests / p.Events:0.00} | {p.ApiBytes / 1e6:0} | {b.Ticks:N0}{(b.Extrapolated ? " (extrap.)" : "")} | {bReq:0} | {bUnits:0} | {1000.0 * b.ApiRequests / b.Events:0.0} | 1/{bReq / pReq:0} | 1/{bUnits / pUnits:0} | 1/{b.Ticks * 60.0 / p.EndToEndSeconds:0} |"));
         }
 
-        say(string.Create(C, $"emulator ceiling: bare SendMessageBatch {ceiling.Send:N0} events/s; bare drain {ceiling.Drain:N0} events/s"));
-        say(string.Create(C, $"outage (3 ticks of 503): BulkDispatch lost {outage.ProductLost} of {outage.ProductEvents} events; reference lost {outage.BaselineLost} of {outage.BaselineEvents}"));
+        if (ceiling is { } c)
+        {
+            say(string.Create(C, $"emulator ceiling: bare SendMessageBatch {c.Send:N0} events/s; bare drain {c.Drain:N0} events/s"));
+        }
+
+        foreach (string line in flushAlone)
+        {
+            say(line);
+        }
+
+        if (outage is { } o)
+        {
+            say(string.Create(C, $"outage (3 ticks of 503): BulkDispatch lost {o.ProductLost} of {o.ProductEvents} events; reference lost {o.BaselineLost} of {o.BaselineEvents}"));
+        }
     }
 
     private static void Row(Action<string> say, string name, double product, double reference, string format, string note)

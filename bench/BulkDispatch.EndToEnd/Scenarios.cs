@@ -75,7 +75,7 @@ internal sealed class Figures
 }
 
 /// <summary>The runs the benchmark is made of, all against one emulator and one local Event API.</summary>
-internal sealed class Scenarios(SqsEmulator emulator, LocalEventApi api, EventApiFaults faults, Workload workload, FlushProcesses flushes, Action<string> say)
+internal sealed partial class Scenarios(SqsEmulator emulator, LocalEventApi api, EventApiFaults faults, Workload workload, FlushProcesses flushes, Action<string> say)
 {
     private const int BilledChunk = 64 * 1024;
     private const int OutageVisibilitySeconds = 3;
@@ -140,46 +140,6 @@ internal sealed class Scenarios(SqsEmulator emulator, LocalEventApi api, EventAp
         figures.UuidsDelivered = api.Counts.DistinctUuids;
         figures.Duplicates = api.Counts.DuplicateUuids;
         return figures;
-    }
-
-    /// <summary>
-    /// The flush alone: <paramref name="events"/> events are published first (no flush running), then
-    /// flush processes of <paramref name="runner"/> drain the queue. Returns the flush's own events/s and peak.
-    /// </summary>
-    public async Task<(double Seconds, double CpuSeconds, long PeakWorkingSetBytes, int Processes)> DrainAsync(long events, FlushProcesses runner, CancellationToken ct)
-    {
-        var (queue, _) = await emulator.CreateQueueWithDeadLetterQueueAsync(NewName("d"), visibilityTimeoutSeconds: 120, ct: ct);
-        api.Reset();
-        using (var sqs = emulator.CreateClient())
-        {
-            await using var publisher = new SqsEventPublisher(new ProducerOptions { Sqs = { QueueUrl = queue }, OverflowPolicy = OverflowPolicy.Block, BlockTimeout = TimeSpan.FromSeconds(30) }, sqs, NullLoggerFactory.Instance);
-            for (long i = 0; i < events && !ct.IsCancellationRequested; i++)
-            {
-                publisher.TryPublish(workload.Url(i), "POST", Headers, workload.Body(i));
-            }
-
-            await publisher.FlushAsync(ct);
-        }
-
-        long expected = workload.TotalUuids(events);
-        double seconds = 0, cpu = 0;
-        long peak = 0;
-        int processes = 0;
-        while (api.Counts.DistinctUuids < expected && processes < 5)
-        {
-            var run = await runner.RunAsync(FlushSettings(queue, null), ct);
-            seconds += run.Seconds;
-            cpu += run.CpuSeconds;
-            peak = Math.Max(peak, run.PeakWorkingSetBytes);
-            processes++;
-        }
-
-        if (api.Counts.DistinctUuids < expected)
-        {
-            throw new InvalidOperationException(string.Create(C, $"The drain delivered {api.Counts.DistinctUuids} of {expected} uuids."));
-        }
-
-        return (seconds, cpu, peak, processes);
     }
 
     private async Task FlushUntilDeliveredAsync(Figures figures, IReadOnlyDictionary<string, string> settings, Task published, CancellationToken ct)
