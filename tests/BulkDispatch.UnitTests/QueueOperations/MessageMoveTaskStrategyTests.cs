@@ -16,8 +16,11 @@ namespace BulkDispatch.UnitTests.QueueOperations;
 public sealed class MessageMoveTaskStrategyTests : IDisposable
 {
     private readonly FakeTimeProvider _time = new(DateTimeOffset.Parse("2026-12-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+    private readonly WaitingClock _clock;
     private readonly MoveTaskEndpoint _sqs = new();
     private readonly List<string> _notes = [];
+
+    public MessageMoveTaskStrategyTests() => _clock = new WaitingClock(_time);
 
     [Fact]
     public async Task A_task_that_never_shows_up_is_given_up_after_a_minute_and_reported_as_stopped()
@@ -85,7 +88,11 @@ public sealed class MessageMoveTaskStrategyTests : IDisposable
         Assert.Equal(("StartMessageMoveTask", "AccessDenied"), (error.Operation, error.ErrorCode));
     }
 
-    public void Dispose() => _sqs.Dispose();
+    public void Dispose()
+    {
+        _sqs.Dispose();
+        _clock.Dispose();
+    }
 
     private RedriveJob Job() => new()
     {
@@ -94,23 +101,33 @@ public sealed class MessageMoveTaskStrategyTests : IDisposable
         DeadLetterQueueUrl = "http://sqs.test/000000000000/events-dlq",
         DeadLetterQueue = new QueueStatistics { Name = "events-dlq", Url = "http://sqs.test/000000000000/events-dlq" },
         Selection = new RedriveSelection([], null),
-        Time = _time,
-        Started = _time.GetTimestamp(),
+        Time = _clock,
+        Started = _clock.GetTimestamp(),
         Note = _notes.Add,
     };
 
-    /// <summary>Runs the strategy, moving the fake clock on 2 s at a time (the poll interval) until it returns.</summary>
+    /// <summary>
+    /// Runs the strategy, moving the fake clock on by the poll interval (2 s) each time the strategy waits on it, until
+    /// it returns. Moving it on a fixed number of times instead raced the strategy: on a busy machine the steps ran out
+    /// before a slow continuation came back to wait.
+    /// </summary>
     private async Task<RedriveResult> RunWithClockAsync(RedriveJob job, CancellationToken cancellationToken)
     {
         var run = new MessageMoveTaskStrategy().RunAsync(job, cancellationToken);
-        for (int i = 0; i < 1_000 && !run.IsCompleted; i++)
+        for (int poll = 0; poll < 1_000; poll++)
         {
-            await Task.Yield();
+            var waiting = _clock.TimerCreatedAsync();
+            if (await Task.WhenAny(run, waiting) == run)
+            {
+                return (await run).Result!;
+            }
+
+            Assert.True(await waiting, "the strategy neither returned nor waited on the clock");
             _time.Advance(TimeSpan.FromSeconds(2));
         }
 
-        Assert.True(run.IsCompleted, "the strategy kept polling");
-        return (await run).Result!;
+        Assert.Fail("the strategy kept polling");
+        return null!;
     }
 
     /// <summary>The SQS client with the move-task calls and queue ARNs answered by the test.</summary>
