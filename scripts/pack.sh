@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The pack command (README: Install): `dotnet pack -c Release` of every package project into artifacts/packages:
-# BulkDispatch.Core, .Producer, .Producer.Optimizely, .Flush (libraries, with .snupkg symbols) and the bulkdispatch
+# BulkDispatch.Core, .Producer, .Producer.Optimizely, .Flush, .QueueOperations (libraries, with .snupkg symbols) and the bulkdispatch
 # .NET tool. One version for all, from Directory.Build.props (override: bash scripts/pack.sh -p:VersionPrefix=1.0.1).
 # A project whose packages this machine's NuGet source does not serve (Optimizely.SDK here) is named and skipped,
 # as scripts/test.sh does; everything else failing fails the command.
@@ -12,6 +12,7 @@ projects=(
   src/Producer/BulkDispatch.Producer.csproj
   src/Producer.Optimizely/BulkDispatch.Producer.Optimizely.csproj
   src/Flush/BulkDispatch.Flush.csproj
+  src/QueueOperations/BulkDispatch.QueueOperations.csproj
   src/Cli/BulkDispatch.Cli.csproj
 )
 mkdir -p "$out"

@@ -45,7 +45,6 @@ public static class FlushServiceCollectionExtensions
         configure?.Invoke(registration);
         bool onStart = registration.ValidateOnStart;
 
-        services.AddSettings(configuration, SqsOptions.Section, new SqsOptionsValidator(configuration), onStart);
         services.AddSettings(configuration, FlushOptions.Section, new FlushOptionsValidator(configuration), onStart);
         services.AddSettings(configuration, OptimizelyOptions.Section, new OptimizelyOptionsValidator(configuration), onStart);
         services.AddSettings(configuration, LegacyOptions.Section, new LegacyOptionsValidator(configuration), onStart);
@@ -54,7 +53,7 @@ public static class FlushServiceCollectionExtensions
         services.AddLogging();
         services.TryAddSingleton<FlushMetrics>();
         services.TryAddSingleton<SettingsValidation>();
-        services.AddBulkDispatchAwsCredentials(configuration, onStart);
+        services.AddBulkDispatchSqsGateway(configuration, SqsServiceKey, onStart);
         services.TryAddSingleton<OptimizelyClient>();
 
         services.AddHttpClient(OptimizelyClient.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan)

@@ -1,11 +1,5 @@
-using System.Globalization;
-using System.Reflection;
-using System.Runtime.ExceptionServices;
 using System.Text.Json;
-using Amazon.SQS;
 using Amazon.SQS.Model;
-using BulkDispatch.Cli.Queues;
-using BulkDispatch.Core.Sqs;
 using BulkDispatch.Core.Wire;
 using BulkDispatch.IntegrationTests.Infrastructure;
 using static BulkDispatch.IntegrationTests.Infrastructure.QueueCommandSupport;
@@ -207,107 +201,5 @@ public sealed class RedriveCommandTests(SqsEmulatorFixture fixture) : IClassFixt
 
         Assert.Equal(0, await h.DepthAsync(h.QueueUrl));
         Assert.Equal(2, (await h.ReceiveAllAsync(h.DeadLetterQueueUrl)).Count);
-    }
-
-    [Fact]
-    public async Task Where_the_endpoint_has_the_message_move_task_a_redrive_of_everything_uses_it_and_a_filtered_one_does_not()
-    {
-        // fauxqs has no StartMessageMoveTask; this client adds one (moving as SQS does) in front of the emulator.
-        await using var h = await FlushHarness.CreateAsync(fixture.Emulator);
-        var a = await DeadLetterDirectlyAsync(h, DeadLetterReason.UnknownVersion, 6, "a");
-        var b = await DeadLetterDirectlyAsync(h, DeadLetterReason.EndpointNotAllowed, 2, "b");
-        var (sqs, fake) = MoveTaskSqs.Wrap(fixture.Emulator.CreateClient());
-        var notes = new List<string>();
-
-        var filtered = await new DeadLetterRedriver(new SqsGateway(sqs), h.QueueUrl, h.DeadLetterQueueUrl, _ => { }, notes.Add)
-            .RunAsync(new RedriveRequest { Reasons = new HashSet<string>(StringComparer.Ordinal) { DeadLetterReason.EndpointNotAllowed } }, CancellationToken.None);
-        Assert.Equal(RedriveMethod.ReceiveSendDelete, filtered.Method);
-        Assert.Equal((2, 6), (filtered.Moved, filtered.Skipped));
-        Assert.DoesNotContain(nameof(IAmazonSQS.StartMessageMoveTaskAsync), fake.Calls);
-
-        var all = await new DeadLetterRedriver(new SqsGateway(sqs), h.QueueUrl, h.DeadLetterQueueUrl, _ => { }, notes.Add).RunAsync(new RedriveRequest(), CancellationToken.None);
-        Assert.Equal(RedriveMethod.MessageMoveTask, all.Method);
-        Assert.Equal(6, all.Moved);
-        Assert.True(all.Complete);
-        Assert.Contains(nameof(IAmazonSQS.StartMessageMoveTaskAsync), fake.Calls);
-        Assert.Contains(notes, n => n.Contains("message-move task (StartMessageMoveTask", StringComparison.Ordinal));
-        Assert.Equal(0, await h.DepthAsync(h.DeadLetterQueueUrl));
-        Assert.Equal(Sorted([.. a, .. b]), Bodies(await PeekAsync(h, h.QueueUrl)));
-    }
-
-    /// <summary>An SQS client that forwards to the emulator and implements StartMessageMoveTask/ListMessageMoveTasks itself.</summary>
-    public class MoveTaskSqs : DispatchProxy
-    {
-        private IAmazonSQS _real = null!;
-        private long? _moved;
-        private long _startedAt;
-
-        public List<string> Calls { get; } = [];
-
-        public static (IAmazonSQS Proxy, MoveTaskSqs Fake) Wrap(IAmazonSQS real)
-        {
-            var proxy = Create<IAmazonSQS, MoveTaskSqs>();
-            var fake = (MoveTaskSqs)(object)proxy;
-            fake._real = real;
-            return (proxy, fake);
-        }
-
-        protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
-        {
-            ArgumentNullException.ThrowIfNull(targetMethod);
-            lock (Calls)
-            {
-                Calls.Add(targetMethod.Name);
-            }
-
-            switch (args?.FirstOrDefault())
-            {
-                case StartMessageMoveTaskRequest start:
-                    return StartAsync(start);
-                case ListMessageMoveTasksRequest:
-                    return Task.FromResult(new ListMessageMoveTasksResponse
-                    {
-                        Results = _moved is { } n
-                            ? [new ListMessageMoveTasksResultEntry { Status = "COMPLETED", ApproximateNumberOfMessagesMoved = n, ApproximateNumberOfMessagesToMove = n, StartedTimestamp = _startedAt }]
-                            : [],
-                    });
-                default:
-                    try
-                    {
-                        return targetMethod.Invoke(_real, args);
-                    }
-                    catch (TargetInvocationException ex) when (ex.InnerException is not null)
-                    {
-                        ExceptionDispatchInfo.Throw(ex.InnerException);
-                        throw;
-                    }
-            }
-        }
-
-        /// <summary>Moves everything from the source to the destination, attributes included, as SQS's task does.</summary>
-        private async Task<StartMessageMoveTaskResponse> StartAsync(StartMessageMoveTaskRequest request)
-        {
-            string source = (await _real.GetQueueUrlAsync(request.SourceArn.Split(':')[5])).QueueUrl;
-            string destination = (await _real.GetQueueUrlAsync(request.DestinationArn.Split(':')[5])).QueueUrl;
-            long moved = 0;
-            while ((await _real.ReceiveMessageAsync(new ReceiveMessageRequest { QueueUrl = source, MaxNumberOfMessages = 10, WaitTimeSeconds = 1, MessageAttributeNames = ["All"] })).Messages is { Count: > 0 } messages)
-            {
-                await _real.SendMessageBatchAsync(new SendMessageBatchRequest
-                {
-                    QueueUrl = destination,
-                    Entries = messages.Select((m, i) => new SendMessageBatchRequestEntry(i.ToString(CultureInfo.InvariantCulture), m.Body) { MessageAttributes = m.MessageAttributes }).ToList(),
-                });
-                await _real.DeleteMessageBatchAsync(new DeleteMessageBatchRequest
-                {
-                    QueueUrl = source,
-                    Entries = messages.Select((m, i) => new DeleteMessageBatchRequestEntry(i.ToString(CultureInfo.InvariantCulture), m.ReceiptHandle)).ToList(),
-                });
-                moved += messages.Count;
-            }
-
-            _startedAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            _moved = moved;
-            return new StartMessageMoveTaskResponse { TaskHandle = "task-1" };
-        }
     }
 }

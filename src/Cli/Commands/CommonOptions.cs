@@ -33,13 +33,19 @@ internal static class CommonOptions
     public static ServiceProvider BuildServices(IConfiguration configuration, bool verbose, Action<IServiceCollection>? extra = null)
     {
         var services = new ServiceCollection();
+        AddLogging(services, configuration, verbose);
+        extra?.Invoke(services);
+        services.AddBulkDispatchFlush(configuration);
+        return services.BuildServiceProvider();
+    }
+
+    /// <summary>The CLI's logging: one line per entry on standard error, warnings and up unless <c>--verbose</c>.</summary>
+    public static void AddLogging(IServiceCollection services, IConfiguration configuration, bool verbose)
+    {
         services.AddLogging(logging => logging
             .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; })
             .AddConfiguration(configuration.GetSection("Logging"))
             .SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning));
         services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
-        extra?.Invoke(services);
-        services.AddBulkDispatchFlush(configuration);
-        return services.BuildServiceProvider();
     }
 }

@@ -4,23 +4,21 @@ using System.Text;
 using System.Text.Json;
 using BulkDispatch.Core;
 using BulkDispatch.Core.Configuration;
-using BulkDispatch.Core.Sqs;
 using BulkDispatch.Cli.Queues;
-using BulkDispatch.Core.Wire;
+using BulkDispatch.Core.Sqs;
 using BulkDispatch.Flush.Configuration;
+using BulkDispatch.QueueOperations;
+using BulkDispatch.QueueOperations.Redrive;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace BulkDispatch.Cli.Commands;
 
-/// <summary><c>bulkdispatch redrive</c>: moves dead-lettered messages back to the queue once the cause is fixed.</summary>
+/// <summary>
+/// <c>bulkdispatch redrive</c>: moves dead-lettered messages back to the queue once the cause is fixed. Parses the
+/// options, asks <see cref="DeadLetterRedriver"/> (progress on standard error), prints the result.
+/// </summary>
 internal static class RedriveCommand
 {
-    /// <summary>The reason codes the flush writes, and <see cref="QueueInspector.NoReason"/>.</summary>
-    private static readonly string[] KnownReasons =
-    [
-        DeadLetterReason.Undecodable, DeadLetterReason.UnknownVersion, DeadLetterReason.EndpointNotAllowed, DeadLetterReason.InvalidEvent,
-        DeadLetterReason.VisitorTooLarge, DeadLetterReason.RejectedByOptimizely, DeadLetterReason.LegacySettingsMissing, QueueInspector.NoReason,
-    ];
-
     private static readonly Option<string[]> Reason = new("--reason")
     {
         Description = "Move only messages with this dead-letter reason (repeatable), e.g. endpoint-not-allowed; \"none\" for messages without one. Others stay in the dead-letter queue, visible.",
@@ -85,9 +83,9 @@ internal static class RedriveCommand
             }
 
             string reason = value.Trim();
-            if (!KnownReasons.Contains(reason, StringComparer.Ordinal))
+            if (!DeadLetterReasons.Known.Contains(reason, StringComparer.Ordinal))
             {
-                await Console.Error.WriteLineAsync($"--reason '{reason}' is not a reason code this version writes ({string.Join(", ", KnownReasons)}); only messages with exactly that code will move.");
+                await Console.Error.WriteLineAsync($"--reason '{reason}' is not a reason code this version writes ({string.Join(", ", DeadLetterReasons.Known)}); only messages with exactly that code will move.");
             }
 
             reasons.Add(reason);
@@ -95,19 +93,17 @@ internal static class RedriveCommand
 
         try
         {
-            await using var context = await QueueCommandContext.OpenAsync(parse, cancellationToken);
-            if (context.Queues.DeadLetterQueueUrl is not { } dlqUrl)
-            {
-                throw new BulkDispatchConfigurationException(
-                    $"BulkDispatch__Sqs__DeadLetterQueueUrl: not set, and the queue ({UrlRedaction.Redact(context.Queues.QueueUrl)}) has no RedrivePolicy, so there is no dead-letter queue to redrive from. Example: https://sqs.us-west-2.amazonaws.com/123456789012/event-queue-dlq.");
-            }
-
-            // Fails with the setting's name if the dead-letter queue does not exist, before anything moves.
-            await QueueInspector.ReadAsync(context.Sqs, dlqUrl, context.DeadLetterQueueSetting, cancellationToken);
-
+            await using var services = QueueCommandServices.Build(parse);
             var progress = new ProgressLine();
-            var redriver = new DeadLetterRedriver(context.Sqs, context.Queues.QueueUrl, dlqUrl, p => progress.Show(p.ToString()), progress.Note);
-            var result = await redriver.RunAsync(new RedriveRequest { Reasons = reasons, Max = max, DryRun = parse.GetValue(DryRun) }, cancellationToken);
+            var options = new RedriveOptions
+            {
+                Reasons = reasons,
+                Max = max,
+                DryRun = parse.GetValue(DryRun),
+                Progress = p => progress.Show(p.ToString()),
+                Notes = progress.Note,
+            };
+            var result = await services.GetRequiredService<DeadLetterRedriver>().RedriveAsync(options, cancellationToken);
             progress.Done();
             Console.Out.Write(json ? JsonSerializer.Serialize(result, FlushCommand.ReportJson) + Environment.NewLine : ToText(result));
             return result.Complete ? ExitCodes.Complete : ExitCodes.Incomplete;
@@ -168,7 +164,7 @@ internal static class RedriveCommand
         return text.ToString();
     }
 
-    private static string ByReason(SortedDictionary<string, long> counts) =>
+    private static string ByReason(IReadOnlyDictionary<string, long> counts) =>
         counts.Count == 0 ? "" : " (" + string.Join(", ", counts.Select(p => $"{LogText.Escape(p.Key)} {N(p.Value)}")) + ")";
 
     private static string N(long n) => n.ToString("N0", CultureInfo.InvariantCulture);

@@ -3,19 +3,24 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using BulkDispatch.Core;
-using BulkDispatch.Core.Sqs;
 using BulkDispatch.Cli.Queues;
+using BulkDispatch.Core.Sqs;
 using BulkDispatch.Flush.Configuration;
+using BulkDispatch.QueueOperations.Statistics;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace BulkDispatch.Cli.Commands;
 
-/// <summary><c>bulkdispatch stats</c>: counts and settings of the queue and its dead-letter queue, and the dead-letter reasons, without consuming anything.</summary>
+/// <summary>
+/// <c>bulkdispatch stats</c>: counts and settings of the queue and its dead-letter queue, and the dead-letter reasons,
+/// without consuming anything. Parses the options, asks <see cref="QueueInspector"/>, prints.
+/// </summary>
 internal static class StatsCommand
 {
     private static readonly Option<int> Sample = new("--sample")
     {
         Description = "Examine at most this many dead-letter messages to count their reasons (1 to 1000000). The output says when the counts are a sample.",
-        DefaultValueFactory = _ => QueueInspector.DefaultSampleLimit,
+        DefaultValueFactory = _ => QueueInspector.DefaultReasonSampleLimit,
     };
 
     public static Command Create()
@@ -43,7 +48,7 @@ internal static class StatsCommand
     private static async Task<int> RunAsync(ParseResult parse, CancellationToken cancellationToken)
     {
         int sample = parse.GetValue(Sample);
-        if (sample is < 1 or > 1_000_000)
+        if (sample is < 1 or > QueueInspector.MaxReasonSampleLimit)
         {
             await Console.Error.WriteLineAsync($"--sample: {sample.ToString(CultureInfo.InvariantCulture)} is outside 1 to 1000000. Example: --sample 10000.");
             return ExitCodes.BadConfiguration;
@@ -51,20 +56,11 @@ internal static class StatsCommand
 
         try
         {
-            await using var context = await QueueCommandContext.OpenAsync(parse, cancellationToken);
-            var queue = await QueueInspector.ReadAsync(context.Sqs, context.Queues.QueueUrl, context.QueueSetting, cancellationToken);
-            QueueStatistics? dlq = null;
-            if (context.Queues.DeadLetterQueueUrl is { } dlqUrl)
-            {
-                dlq = await QueueInspector.ReadAsync(context.Sqs, dlqUrl, context.DeadLetterQueueSetting, cancellationToken);
-                var reasons = await QueueInspector.PeekReasonsAsync(context.Sqs, dlqUrl, dlq.Visible, dlq.Total, sample, cancellationToken);
-                dlq = dlq with { Reasons = reasons };
-            }
-
-            string? source = dlq is null ? null : context.Queues.DeadLetterQueueFromSetting ? "setting" : "redrivePolicy";
+            await using var services = QueueCommandServices.Build(parse);
+            var overview = await services.GetRequiredService<QueueInspector>().InspectAsync(sample, cancellationToken);
             Console.Out.Write(parse.GetValue(CommonOptions.Json)
-                ? JsonSerializer.Serialize(new { queue, deadLetterQueue = dlq, deadLetterQueueSource = source }, FlushCommand.ReportJson) + Environment.NewLine
-                : ToText(queue, dlq, context.DeadLetterQueueSetting));
+                ? JsonSerializer.Serialize(overview, FlushCommand.ReportJson) + Environment.NewLine
+                : ToText(overview));
             return ExitCodes.Complete;
         }
         catch (Exception ex) when (ex is BulkDispatchConfigurationException or SettingsFileException)
@@ -81,8 +77,9 @@ internal static class StatsCommand
     }
 
     /// <summary>The human-readable table.</summary>
-    internal static string ToText(QueueStatistics queue, QueueStatistics? dlq, string dlqSource)
+    internal static string ToText(QueueOverview overview)
     {
+        var (queue, dlq) = (overview.Queue, overview.DeadLetterQueue);
         var text = new StringBuilder();
         var columns = dlq is null ? new[] { queue } : new[] { queue, dlq };
         var rows = new List<(string Label, Func<QueueStatistics, string> Value)>
@@ -120,7 +117,8 @@ internal static class StatsCommand
             return text.ToString();
         }
 
-        text.AppendLine(CultureInfo.InvariantCulture, $"Dead-letter queue: {dlq.Url} ({dlqSource}).");
+        string source = overview.DeadLetterQueueSource == DeadLetterQueueSource.Setting ? "BulkDispatch__Sqs__DeadLetterQueueUrl" : "the queue's RedrivePolicy target";
+        text.AppendLine(CultureInfo.InvariantCulture, $"Dead-letter queue: {dlq.Url} ({source}).");
         var r = dlq.Reasons!;
         if (r.Examined == 0)
         {

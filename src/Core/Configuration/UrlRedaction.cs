@@ -5,7 +5,7 @@ namespace BulkDispatch.Core.Configuration;
 /// (<c>?sig=SECRET</c>) may carry secrets, so both are replaced by <c>***</c>. Every message and log line that shows a
 /// URL from the settings (queue URLs, endpoints, the vault) goes through here.
 /// </summary>
-internal static class UrlRedaction
+public static class UrlRedaction
 {
     private const string Hidden = "***";
 

@@ -32,7 +32,7 @@ internal sealed class SettingsValidation(
         }
     }
 
-    private static void Collect<T>(List<string> errors, Func<T> read)
+    internal static void Collect<T>(List<string> errors, Func<T> read)
     {
         try
         {

@@ -19,14 +19,15 @@ internal sealed record QueueInfo(string QueueUrl, string? DeadLetterQueueUrl, in
 
 /// <summary>
 /// The flush's view of its queue: the gateway's description, with fatal SQS errors (wrong queue, no access) turned into
-/// configuration errors that name the setting to fix.
+/// configuration errors that name the setting to fix. Public for the hosts that look after the same queues
+/// (BulkDispatch.QueueOperations), so they resolve them and word these errors as the flush does.
 /// </summary>
-internal static class QueueAccess
+public static class QueueAccess
 {
     /// <summary>The queue as <see cref="SqsGateway.DescribeQueueAsync"/> finds it, for the flush engine.</summary>
     /// <exception cref="BulkDispatchConfigurationException">The queue does not exist or SQS refuses access.</exception>
     /// <remarks>A transient failure is rethrown as what the AWS SDK or the network threw, as the engine expects.</remarks>
-    public static async Task<QueueInfo> DescribeAsync(SqsCalls sqs, SqsOptions options, CancellationToken cancellationToken)
+    internal static async Task<QueueInfo> DescribeAsync(SqsCalls sqs, SqsOptions options, CancellationToken cancellationToken)
     {
         try
         {
@@ -41,6 +42,9 @@ internal static class QueueAccess
     }
 
     /// <summary>The queue, its settings and its dead-letter queue (the setting, else the RedrivePolicy target).</summary>
+    /// <param name="gateway">The gateway to the queue's SQS.</param>
+    /// <param name="options">The <c>BulkDispatch__Sqs__*</c> settings.</param>
+    /// <param name="cancellationToken">Stops the calls.</param>
     /// <exception cref="BulkDispatchConfigurationException">The queue does not exist or SQS refuses access.</exception>
     /// <exception cref="SqsRequestFailedException">SQS could not be reached or failed (transient).</exception>
     public static async Task<SqsQueueDescription> DescribeAsync(SqsGateway gateway, SqsOptions options, CancellationToken cancellationToken)
@@ -66,12 +70,13 @@ internal static class QueueAccess
                 $"SQS refused access to the queue ({ex.ErrorCode}): {ex.InnerException?.Message} Check the AWS credentials (BulkDispatch__Aws__Credentials) and that they allow {permissions}.");
 
     /// <summary>The setting that names the queue, with its (redacted) value, for messages.</summary>
+    /// <param name="options">The <c>BulkDispatch__Sqs__*</c> settings.</param>
     public static string QueueSetting(SqsOptions options) => string.IsNullOrWhiteSpace(options.QueueUrl)
         ? $"BulkDispatch__Sqs__QueueName ('{options.QueueName}' in {options.Region})"
         : $"BulkDispatch__Sqs__QueueUrl ({SettingsBinder.Show(options.QueueUrl)})";
 
     /// <summary>Errors that retrying cannot fix: stop the run and tell the operator.</summary>
-    public static bool IsFatal(AmazonSQSException ex) => SqsErrors.Classify(ex) == SqsFailureKind.Fatal;
+    internal static bool IsFatal(AmazonSQSException ex) => SqsErrors.Classify(ex) == SqsFailureKind.Fatal;
 
     private static bool IsMissingQueue(SqsRequestFailedException ex) =>
         ex.InnerException is Amazon.SQS.Model.QueueDoesNotExistException || ex.ErrorCode is "AWS.SimpleQueueService.NonExistentQueue" or "QueueDoesNotExist";

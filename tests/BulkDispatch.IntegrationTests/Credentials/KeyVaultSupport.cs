@@ -61,9 +61,11 @@ internal sealed class KeyVaultSetup : IAsyncDisposable
 
     /// <summary>
     /// Services as a host builds them: the vault's settings, then <paramref name="settings"/> (which may name another vault),
-    /// and the test vault's client options unless <paramref name="clientOptions"/> are given.
+    /// and the test vault's client options unless <paramref name="clientOptions"/> are given; <paramref name="alsoRegister"/>
+    /// adds another part of the product over the same settings (e.g. the queue operations).
     /// </summary>
-    public ServiceProvider Services(IDictionary<string, string?>? settings = null, TimeProvider? time = null, SecretClientOptions? clientOptions = null)
+    public ServiceProvider Services(
+        IDictionary<string, string?>? settings = null, TimeProvider? time = null, SecretClientOptions? clientOptions = null, Action<IServiceCollection, IConfiguration>? alsoRegister = null)
     {
         var values = new Dictionary<string, string?>
         {
@@ -84,7 +86,9 @@ internal sealed class KeyVaultSetup : IAsyncDisposable
         }
 
         services.AddLogging(logging => logging.AddProvider(Logs).SetMinimumLevel(LogLevel.Trace));
-        services.AddBulkDispatchFlush(new ConfigurationBuilder().AddInMemoryCollection(values).Build());
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
+        services.AddBulkDispatchFlush(configuration);
+        alsoRegister?.Invoke(services, configuration);
         var provider = services.BuildServiceProvider();
         _providers.Add(provider);
         return provider;

@@ -18,7 +18,7 @@ namespace BulkDispatch.IntegrationTests.Packaging;
 public sealed class ToolPackageTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(4);
-    private static readonly string[] Libraries = ["Core", "Producer", "Flush"];
+    private static readonly string[] Libraries = ["Core", "Producer", "Flush", "QueueOperations"];
 
     [Fact]
     public async Task The_packed_tool_installs_and_runs_the_demo_from_an_empty_folder()

@@ -2,75 +2,18 @@ using System.Globalization;
 using Amazon.SQS.Model;
 using BulkDispatch.Core.Configuration;
 using BulkDispatch.Core.Sqs;
-using BulkDispatch.Core.Wire;
 using BulkDispatch.Flush.Configuration;
 using BulkDispatch.Flush.Queue;
 
-namespace BulkDispatch.Cli.Queues;
-
-/// <summary>One queue's counts and settings, as <c>GetQueueAttributes</c> reported them.</summary>
-internal sealed record QueueStatistics
-{
-    public required string Name { get; init; }
-
-    public required string Url { get; init; }
-
-    public string? Arn { get; init; }
-
-    /// <summary>ApproximateNumberOfMessages: visible, waiting to be received.</summary>
-    public long Visible { get; init; }
-
-    /// <summary>ApproximateNumberOfMessagesNotVisible: received and not yet deleted or released.</summary>
-    public long InFlight { get; init; }
-
-    /// <summary>ApproximateNumberOfMessagesDelayed: sent with a delay that has not passed.</summary>
-    public long Delayed { get; init; }
-
-    public long? RetentionSeconds { get; init; }
-
-    public int? VisibilityTimeoutSeconds { get; init; }
-
-    public int? MaximumMessageSize { get; init; }
-
-    public SqsRedrivePolicy? RedrivePolicy { get; init; }
-
-    /// <summary>Dead-letter reasons counted by peeking (the dead-letter queue only).</summary>
-    public ReasonSample? Reasons { get; init; }
-
-    public long Total => Visible + InFlight + Delayed;
-}
-
-/// <summary>Dead-letter reasons counted from the <c>BulkDispatch.Reason</c> attribute of the messages seen by a peek.</summary>
-internal sealed record ReasonSample
-{
-    /// <summary>Distinct messages examined (deduplicated by MessageId).</summary>
-    public required long Examined { get; init; }
-
-    /// <summary>True when the counts do not cover the whole queue (the limit was reached, or some messages were in flight or delayed or not returned).</summary>
-    public required bool Sample { get; init; }
-
-    /// <summary>The most messages the peek would examine.</summary>
-    public required int Limit { get; init; }
-
-    /// <summary>Reason code → messages; <see cref="QueueInspector.NoReason"/> for messages without the attribute.</summary>
-    public required SortedDictionary<string, long> Counts { get; init; }
-}
-
-/// <summary>The queue and its dead-letter queue, resolved from the settings.</summary>
-internal sealed record QueuePair(string QueueUrl, string? DeadLetterQueueUrl, bool DeadLetterQueueFromSetting);
+namespace BulkDispatch.QueueOperations.Statistics;
 
 /// <summary>
-/// Reads queue counts and settings, and counts the dead-letter reasons without consuming anything: messages are
-/// received with a visibility timeout of 0 (a peek) and deduplicated by MessageId.
+/// The reads the queue operations share: a queue's counts and settings, the dead-letter reasons counted without
+/// consuming anything (messages received with a visibility timeout of 0, a peek, deduplicated by MessageId), and the
+/// receive and release the redrive uses.
 /// </summary>
-internal static class QueueInspector
+internal static class QueueReads
 {
-    /// <summary>The reason shown for a dead-lettered message without a <c>BulkDispatch.Reason</c> attribute (SQS moved it after maxReceiveCount receives).</summary>
-    public const string NoReason = "none";
-
-    /// <summary>Default bound of <c>--sample</c>.</summary>
-    public const int DefaultSampleLimit = 10_000;
-
     /// <summary>Receives in a row that bring no message not seen before, after which a peek stops.</summary>
     private const int IdleReceiveLimit = 10;
 
@@ -82,15 +25,8 @@ internal static class QueueInspector
         "MessageRetentionPeriod", "VisibilityTimeout", "MaximumMessageSize", "RedrivePolicy",
     ];
 
-    /// <summary>Resolves the queue URL and the dead-letter queue (setting, else the RedrivePolicy target) as the flush does.</summary>
-    /// <exception cref="BulkDispatchConfigurationException">A queue does not exist or SQS refuses access.</exception>
-    public static async Task<QueuePair> ResolveAsync(SqsGateway sqs, SqsOptions options, CancellationToken cancellationToken)
-    {
-        var info = await QueueAccess.DescribeAsync(sqs, options, cancellationToken);
-        return new QueuePair(info.QueueUrl, info.DeadLetterQueueUrl, info.DeadLetterQueueFromSetting);
-    }
-
     /// <summary>The queue's counts and settings; <paramref name="settingName"/> (the setting that named the queue) is named when it does not exist.</summary>
+    /// <exception cref="BulkDispatchConfigurationException">The queue does not exist or SQS refuses access.</exception>
     public static async Task<QueueStatistics> ReadAsync(SqsGateway sqs, string queueUrl, string settingName, CancellationToken cancellationToken)
     {
         IReadOnlyDictionary<string, string> a;
@@ -100,7 +36,7 @@ internal static class QueueInspector
         }
         catch (SqsRequestFailedException ex) when (ex.Kind == SqsFailureKind.Fatal)
         {
-            throw QueueAccess.ConfigurationError(ex, $"{settingName} ({SettingsBinder.Show(queueUrl)})", "sqs:GetQueueAttributes");
+            throw QueueAccess.ConfigurationError(ex, $"{settingName} ('{UrlRedaction.Redact(queueUrl)}')", "sqs:GetQueueAttributes");
         }
 
         return new QueueStatistics
@@ -136,7 +72,7 @@ internal static class QueueInspector
         {
             // "All", not just the reason: some emulators (fauxqs 1.9) return the MD5 of every attribute when asked for
             // one, which the AWS SDK rejects as a mismatch.
-            var messages = await ReceiveAsync(sqs, queueUrl, 10, visibilityTimeoutSeconds: 0, ["All"], cancellationToken);
+            var messages = await ReceiveAsync(sqs, queueUrl, 10, visibilityTimeoutSeconds: 0, cancellationToken);
             if (messages.Count == 0)
             {
                 break;
@@ -159,7 +95,7 @@ internal static class QueueInspector
 
                 seen.Add(id);
                 fresh++;
-                string reason = ReasonOf(m);
+                string reason = DeadLetterReasons.Of(m);
                 counts[reason] = counts.GetValueOrDefault(reason) + 1;
             }
 
@@ -184,21 +120,16 @@ internal static class QueueInspector
         };
     }
 
-    /// <summary>The dead-letter reason code of a message, or <see cref="NoReason"/>.</summary>
-    public static string ReasonOf(Message message) =>
-        message.MessageAttributes?.GetValueOrDefault(WireFormat.ReasonAttribute)?.StringValue is { Length: > 0 } reason ? reason : NoReason;
-
-    /// <summary>One receive with its own timeout (receives have been seen to hang); an empty list when nothing came.</summary>
-    /// <exception cref="SqsRequestFailedException">SQS failed or did not answer in time.</exception>
-    public static async Task<IReadOnlyList<Message>> ReceiveAsync(
-        SqsGateway sqs, string queueUrl, int max, int visibilityTimeoutSeconds, IReadOnlyList<string> messageAttributeNames, CancellationToken cancellationToken) =>
-        await sqs.ReceiveAsync(
+    /// <summary>One receive of up to <paramref name="max"/> messages with every message attribute; empty when nothing came.</summary>
+    /// <exception cref="SqsRequestFailedException">SQS failed or did not answer in time (the gateway gives each receive its own timeout).</exception>
+    public static Task<IReadOnlyList<Message>> ReceiveAsync(SqsGateway sqs, string queueUrl, int max, int visibilityTimeoutSeconds, CancellationToken cancellationToken) =>
+        sqs.ReceiveAsync(
             new SqsReceiveRequest(queueUrl)
             {
                 MaxMessages = max,
                 WaitTime = ReceiveWait,
                 VisibilityTimeoutSeconds = visibilityTimeoutSeconds,
-                MessageAttributeNames = messageAttributeNames,
+                MessageAttributeNames = ["All"],
             },
             cancellationToken: cancellationToken);
 

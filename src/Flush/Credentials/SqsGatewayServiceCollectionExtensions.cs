@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Amazon;
 using Amazon.Runtime;
 using Amazon.SecurityToken;
@@ -7,6 +8,7 @@ using Azure.Identity;
 using Azure.Security.KeyVault.Secrets;
 using BulkDispatch.Core.Configuration;
 using BulkDispatch.Core.Sqs;
+using BulkDispatch.Flush.Configuration;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -16,15 +18,35 @@ using Microsoft.Extensions.Options;
 namespace BulkDispatch.Flush.Credentials;
 
 /// <summary>
-/// Registers the AWS credentials <c>BulkDispatch__Aws__Credentials</c> selects, and the flush's SQS client and gateway
-/// under <see cref="FlushServiceCollectionExtensions.SqsServiceKey"/>.
+/// The one registration of a BulkDispatch SQS client: made from the <c>BulkDispatch__Sqs__*</c> settings and signed with
+/// the AWS credentials <c>BulkDispatch__Aws__Credentials</c> selects (the AWS SDK chain, Azure Key Vault or web identity).
+/// The flush, the queue operations and any host that needs the same queues each register their own client under their
+/// own key; all keys share one credentials instance (one vault read, one STS session).
 /// </summary>
-internal static class CredentialsServiceCollectionExtensions
+public static class SqsGatewayServiceCollectionExtensions
 {
-    public static IServiceCollection AddBulkDispatchAwsCredentials(this IServiceCollection services, IConfiguration configuration, bool validateOnStart)
+    /// <summary>
+    /// Adds an <see cref="IAmazonSQS"/> and an <see cref="SqsGateway"/> under <paramref name="serviceKey"/>, and the
+    /// <c>BulkDispatch__Sqs__*</c>, <c>BulkDispatch__Aws__*</c> and <c>BulkDispatch__KeyVault__*</c> settings with their
+    /// validators (<see cref="SqsConnectionSettings.ThrowIfInvalid"/> reports every bad one). An <see cref="IAmazonSQS"/>
+    /// already registered under the key is kept, and then signs with its own credentials; an unkeyed one is never used.
+    /// </summary>
+    /// <param name="services">The container.</param>
+    /// <param name="configuration">The settings.</param>
+    /// <param name="serviceKey">The key of the client and the gateway, e.g. <see cref="FlushServiceCollectionExtensions.SqsServiceKey"/>.</param>
+    /// <param name="validateOnStart">Validate those settings while a generic host starts.</param>
+    public static IServiceCollection AddBulkDispatchSqsGateway(this IServiceCollection services, IConfiguration configuration, string serviceKey, bool validateOnStart = false)
     {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentException.ThrowIfNullOrWhiteSpace(serviceKey);
+        services.AddSettings(configuration, SqsOptions.Section, new SqsOptionsValidator(configuration), validateOnStart);
         services.AddSettings(configuration, AwsCredentialsOptions.Section, new AwsCredentialsOptionsValidator(configuration, Environment.GetEnvironmentVariable), validateOnStart);
         services.AddSettings(configuration, KeyVaultOptions.Section, new KeyVaultOptionsValidator(configuration), validateOnStart);
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddLogging();
+        services.TryAddSingleton(sp => new SqsConnectionSettings(
+            sp.GetRequiredService<IOptions<SqsOptions>>(), sp.GetRequiredService<IOptions<AwsCredentialsOptions>>(), sp.GetRequiredService<IOptions<KeyVaultOptions>>()));
 
         // TryAdd: tests (and hosts with their own Azure identity) supply these; production gets managed identity / az login.
         services.TryAddSingleton<TokenCredential>(_ => new DefaultAzureCredential());
@@ -33,8 +55,8 @@ internal static class CredentialsServiceCollectionExtensions
 
         services.TryAddSingleton(sp => new SelectedAwsCredentials(Create(sp)));
         services.TryAddSingleton<FlushSqsClientFactory>();
-        services.TryAddKeyedSingleton<IAmazonSQS>(FlushServiceCollectionExtensions.SqsServiceKey, (sp, _) => sp.GetRequiredService<FlushSqsClientFactory>().Create());
-        services.TryAddKeyedSingleton(FlushServiceCollectionExtensions.SqsServiceKey, (sp, key) =>
+        services.TryAddKeyedSingleton<IAmazonSQS>(serviceKey, (sp, _) => sp.GetRequiredService<FlushSqsClientFactory>().Create());
+        services.TryAddKeyedSingleton(serviceKey, (sp, key) =>
         {
             var client = sp.GetRequiredKeyedService<IAmazonSQS>(key);
             return new SqsGateway(client, new SqsGatewayOptions
@@ -87,22 +109,22 @@ internal sealed class SelectedAwsCredentials(AWSCredentials credentials) : IDisp
 }
 
 /// <summary>
-/// Makes the flush's SQS client from the settings and the selected credentials (unless a host registered its own
-/// under the key), and remembers it: only that client is signed with credentials the gateway may refresh.
+/// Makes the SQS clients from the settings and the selected credentials (unless a host registered its own under a
+/// key), and remembers them: only those are signed with credentials a gateway may refresh.
 /// </summary>
 internal sealed class FlushSqsClientFactory(IOptions<SqsOptions> options, SelectedAwsCredentials credentials)
 {
-    private IAmazonSQS? _created;
+    private readonly ConditionalWeakTable<IAmazonSQS, object> _created = new();
 
     public IAmazonSQS Create()
     {
         var o = options.Value;
         var client = SqsClientFactory.Create(o.Region, o.ServiceUrl, credentials.Credentials);
-        _created = client;
+        _created.AddOrUpdate(client, credentials);
         return client;
     }
 
-    /// <summary>The refreshable credentials <paramref name="client"/> signs with, when it is the client made here.</summary>
+    /// <summary>The refreshable credentials <paramref name="client"/> signs with, when it is a client made here.</summary>
     public IRefreshableCredentials? RefreshableCredentialsOf(IAmazonSQS client) =>
-        ReferenceEquals(client, _created) ? credentials.Credentials as IRefreshableCredentials : null;
+        _created.TryGetValue(client, out _) ? credentials.Credentials as IRefreshableCredentials : null;
 }
