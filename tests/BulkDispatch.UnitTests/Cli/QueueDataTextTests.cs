@@ -1,5 +1,6 @@
 using BulkDispatch.Cli.Commands;
-using BulkDispatch.Cli.Queues;
+using BulkDispatch.QueueOperations.Redrive;
+using BulkDispatch.QueueOperations.Statistics;
 using BulkDispatch.Flush.Reporting;
 
 namespace BulkDispatch.UnitTests.Cli;
@@ -36,10 +37,10 @@ public sealed class QueueDataTextTests
             Name = "events-dlq",
             Url = "http://sqs/000000000000/events-dlq",
             Visible = 3,
-            Reasons = new ReasonSample { Examined = 3, Sample = false, Limit = 100, Counts = new(StringComparer.Ordinal) { [Hostile] = 2, ["undecodable"] = 1 } },
+            Reasons = new ReasonSample { Examined = 3, Sample = false, Limit = 100, Counts = new Dictionary<string, long>(StringComparer.Ordinal) { [Hostile] = 2, ["undecodable"] = 1 } },
         };
 
-        string text = StatsCommand.ToText(queue, dlq, "setting");
+        string text = StatsCommand.ToText(new QueueOverview(queue, dlq, DeadLetterQueueSource.Setting));
 
         AssertEveryLineClean(text);
         Assert.Contains($"  {Escaped}  ", text, StringComparison.Ordinal);
@@ -58,8 +59,8 @@ public sealed class QueueDataTextTests
             Moved = 1,
             Skipped = 1,
             Failed = 1,
-            MovedByReason = new(StringComparer.Ordinal) { [Hostile] = 1 },
-            SkippedByReason = new(StringComparer.Ordinal) { [Hostile] = 1 },
+            MovedByReason = new Dictionary<string, long>(StringComparer.Ordinal) { [Hostile] = 1 },
+            SkippedByReason = new Dictionary<string, long>(StringComparer.Ordinal) { [Hostile] = 1 },
             Failures = [new RedriveFailure("m-1", Hostile, "SendMessageBatch did not take it (InvalidParameterValue): " + Hostile)],
         };
 
