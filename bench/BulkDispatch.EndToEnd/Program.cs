@@ -27,6 +27,8 @@ int drainRounds = 1;
 string? traceDirectory = null;
 string? cliOverride = null;
 string? compareCli = null;
+bool drainOnly = false;
+int[] drainWires = [1];
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -38,6 +40,8 @@ for (int i = 0; i < args.Length; i++)
         case "--drain-rounds": drainRounds = int.Parse(args[++i], c); break;
         case "--cli": cliOverride = Path.GetFullPath(args[++i]); break;
         case "--compare-cli": compareCli = Path.GetFullPath(args[++i]); break;
+        case "--drain-only": drainOnly = true; break;
+        case "--drain-wire": drainWires = [.. args[++i].Split(',').Select(s => int.Parse(s, c))]; break;
         case "--trace": traceDirectory = Path.GetFullPath(args[++i]); Directory.CreateDirectory(traceDirectory); break;
         case "--help" or "-h":
             Console.WriteLine("""
@@ -56,7 +60,10 @@ for (int i = 0; i < args.Length; i++)
                   --drain-rounds N       drain rounds (1; alternating with --compare-cli when given)
                   --cli PATH             the bulkdispatch.dll to run (default: src/Cli's Release build)
                   --compare-cli PATH     another build (e.g. before a change) for a before/after ratio under the same load
-                  --trace DIR            dotnet-trace every flush process of the largest size into DIR
+                  --trace DIR            dotnet-trace every flush process of the largest size (with --drain-only: of the drain) into DIR
+                  --drain-only           only the flush-alone drain (no ceiling, reference, sizes or outage)
+                  --drain-wire 1,2       wire-format versions of the drain's backlog, alternating per round (1; version 2 is
+                                         written with Core's CompressedMessageWriter and sent with bare SendMessageBatch)
                 """);
             return 0;
         default: Console.Error.WriteLine($"Unknown argument {args[i]}; --help lists the options."); return 2;
@@ -101,43 +108,48 @@ try
 
     Say(string.Create(c, $"workload: the {workload.Templates} recorded C# SDK LogEvents cycled, uuids and visitor ids varied per round; {workload.TotalVisitors(1000) / 1000.0:0.00} visitors per event"));
 
-    long ceilingEvents = Math.Min(sizes.Max(), 50_000);
-    var ceiling = await scenarios.CeilingAsync(ceilingEvents, ct);
-    Say(string.Create(c, $"emulator ceiling ({ceilingEvents} events pre-encoded, bare clients): SendMessageBatch {ceiling.SendEventsPerSecond:N0} events/s, receive+DeleteMessageBatch drain {ceiling.DrainEventsPerSecond:N0} events/s; load {LoadAverage()}"));
-
-    var baselineClock = Stopwatch.StartNew();
-    var baseline = await scenarios.BaselineAsync(Math.Min(baselineSample, sizes.Max()), null, ct);
-    Say(string.Create(c, $"reference design measured on {baseline.Events} events in {baselineClock.Elapsed.TotalSeconds:0.0} s (sends {baseline.PublishSeconds:0.0} s = {baseline.Events / baseline.PublishSeconds:N0} events/s, {baseline.Ticks} ticks back to back {baseline.FlushSeconds:0.0} s); load {LoadAverage()}"));
-
     var results = new List<(Figures Product, Figures Baseline)>();
     (long ProductLost, long ProductEvents, long BaselineLost, long BaselineEvents) outageResult = default;
-    foreach (long size in sizes)
+    (double SendEventsPerSecond, double DrainEventsPerSecond) ceiling = default;
+    if (!drainOnly)
     {
-        bool trace = traced is not null && size == sizes.Max();
-        var product = await (trace ? traced! : scenarios).ProductAsync(size, null, ct);
-        var reference = size == baseline.Events ? baseline : baseline.ScaledTo(size);
-        results.Add((product, reference));
-        Report.PrintSize(Say, product, reference, ceiling);
-        Say($"  load average {LoadAverage()}");
-    }
+        long ceilingEvents = Math.Min(sizes.Max(), 50_000);
+        ceiling = await scenarios.CeilingAsync(ceilingEvents, ct);
+        Say(string.Create(c, $"emulator ceiling ({ceilingEvents} events pre-encoded, bare clients): SendMessageBatch {ceiling.SendEventsPerSecond:N0} events/s, receive+DeleteMessageBatch drain {ceiling.DrainEventsPerSecond:N0} events/s; load {LoadAverage()}"));
 
+        var baselineClock = Stopwatch.StartNew();
+        var baseline = await scenarios.BaselineAsync(Math.Min(baselineSample, sizes.Max()), null, ct);
+        Say(string.Create(c, $"reference design measured on {baseline.Events} events in {baselineClock.Elapsed.TotalSeconds:0.0} s (sends {baseline.PublishSeconds:0.0} s = {baseline.Events / baseline.PublishSeconds:N0} events/s, {baseline.Ticks} ticks back to back {baseline.FlushSeconds:0.0} s); load {LoadAverage()}"));
+
+        foreach (long size in sizes)
+        {
+            bool trace = traced is not null && size == sizes.Max();
+            var product = await (trace ? traced! : scenarios).ProductAsync(size, null, ct);
+            var reference = size == baseline.Events ? baseline : baseline.ScaledTo(size);
+            results.Add((product, reference));
+            Report.PrintSize(Say, product, reference, ceiling);
+            Say($"  load average {LoadAverage()}");
+        }
+    }
     if (drainEvents > 0)
     {
         var drainFlush = new List<(double Seconds, double Cpu, long Peak)>();
         var drainCompare = new List<(double Seconds, double Cpu, long Peak)>();
-        Say(string.Create(c, $"flush alone: {drainEvents:N0} events published first, then `bulkdispatch flush` drains them ({drainRounds} round(s){(compareFlushes is null ? "" : ", alternating with --compare-cli")})"));
+        Say(string.Create(c, $"flush alone: {drainEvents:N0} events published first (wire version {string.Join(" and ", drainWires)}), then `bulkdispatch flush` drains them ({drainRounds} round(s){(compareFlushes is null ? "" : ", alternating with --compare-cli")})"));
+        var drainScenarios = drainOnly && traced is not null ? traced : scenarios;
+        var drainRunner = drainOnly && tracedFlushes is not null ? tracedFlushes : flushes;
         for (int round = 1; round <= drainRounds; round++)
         {
-            foreach (var (name, runner) in new[] { ("flush", flushes), ("compare", compareFlushes) })
+            foreach (var (name, runner, wire) in drainWires.SelectMany(w => new[] { ("flush", drainRunner, w), ("compare", compareFlushes, w) }))
             {
                 if (runner is null)
                 {
                     continue;
                 }
 
-                var drain = await scenarios.DrainAsync(drainEvents, runner, ct);
+                var drain = await drainScenarios.DrainAsync(drainEvents, runner, ct, wire);
                 (name == "flush" ? drainFlush : drainCompare).Add((drain.Seconds, drain.CpuSeconds, drain.PeakWorkingSetBytes));
-                Say(string.Create(c, $"  round {round} {name}: {drain.Seconds:0.00} s, {drainEvents / drain.Seconds:N0} events/s, CPU {drain.CpuSeconds:0.00} s ({1e6 * drain.CpuSeconds / drainEvents:0} µs per event), peak working set {drain.PeakWorkingSetBytes / 1048576.0:0} MiB, {drain.Processes} process(es); load {LoadAverage()}"));
+                Say(string.Create(c, $"  round {round} {name} v{wire}: {drain.Seconds:0.00} s, {drainEvents / drain.Seconds:N0} events/s, CPU {drain.CpuSeconds:0.00} s ({1e6 * drain.CpuSeconds / drainEvents:0} µs per event), peak working set {drain.PeakWorkingSetBytes / 1048576.0:0} MiB, {drain.Processes} process(es); load {LoadAverage()}"));
             }
         }
 
@@ -151,14 +163,18 @@ try
         }
     }
 
-    if (outageEvents > 0)
+    if (outageEvents > 0 && !drainOnly)
     {
         Say(string.Create(c, $"outage scenario: {outageEvents} events, the endpoint answers 503 for 3 one-minute ticks (product: 3 flush runs during the outage, then runs until delivered)"));
         outageResult = await scenarios.OutageAsync(outageEvents, 3, ct);
         Say(string.Create(c, $"  events lost: BulkDispatch {outageResult.ProductLost} of {outageResult.ProductEvents}; reference design {outageResult.BaselineLost} of {outageResult.BaselineEvents} (deleted before the failed posts)"));
     }
 
-    Report.PrintSummary(Say, results, ceiling, outageResult);
+    if (!drainOnly)
+    {
+        Report.PrintSummary(Say, results, ceiling, outageResult);
+    }
+
     if (tracedFlushes is not null)
     {
         Say("traces: " + string.Join(" ", tracedFlushes.Traces));

@@ -146,12 +146,17 @@ internal sealed class Scenarios(SqsEmulator emulator, LocalEventApi api, EventAp
     /// The flush alone: <paramref name="events"/> events are published first (no flush running), then
     /// flush processes of <paramref name="runner"/> drain the queue. Returns the flush's own events/s and peak.
     /// </summary>
-    public async Task<(double Seconds, double CpuSeconds, long PeakWorkingSetBytes, int Processes)> DrainAsync(long events, FlushProcesses runner, CancellationToken ct)
+    public async Task<(double Seconds, double CpuSeconds, long PeakWorkingSetBytes, int Processes)> DrainAsync(long events, FlushProcesses runner, CancellationToken ct, int wireVersion = 1)
     {
         var (queue, _) = await emulator.CreateQueueWithDeadLetterQueueAsync(NewName("d"), visibilityTimeoutSeconds: 120, ct: ct);
         api.Reset();
-        using (var sqs = emulator.CreateClient())
+        if (wireVersion == 2)
         {
+            await PublishCompressedAsync(queue, events, ct);
+        }
+        else
+        {
+            using var sqs = emulator.CreateClient();
             await using var publisher = new SqsEventPublisher(new ProducerOptions { Sqs = { QueueUrl = queue }, OverflowPolicy = OverflowPolicy.Block, BlockTimeout = TimeSpan.FromSeconds(30) }, sqs, NullLoggerFactory.Instance);
             for (long i = 0; i < events && !ct.IsCancellationRequested; i++)
             {
@@ -180,6 +185,61 @@ internal sealed class Scenarios(SqsEmulator emulator, LocalEventApi api, EventAp
         }
 
         return (seconds, cpu, peak, processes);
+    }
+
+    /// <summary>
+    /// A version-2 backlog, written with Core's <see cref="CompressedMessageWriter"/> at its default 1 MiB payload cap and
+    /// sent with bare SendMessageBatch (for a drain of version-2 messages while the producer still writes version 1).
+    /// </summary>
+    private async Task PublishCompressedAsync(string queue, long events, CancellationToken ct)
+    {
+        using var sqs = emulator.CreateClient();
+        using var encoder = new EventEncoder();
+        using var writer = new CompressedMessageWriter();
+        var at = DateTimeOffset.UtcNow;
+        var batch = new List<SendMessageBatchRequestEntry>();
+        async Task SendAsync()
+        {
+            var response = await sqs.SendMessageBatchAsync(new SendMessageBatchRequest { QueueUrl = queue, Entries = batch }, ct);
+            if (response.Failed is { Count: > 0 })
+            {
+                throw new InvalidOperationException(response.Failed[0].Message);
+            }
+
+            batch = [];
+        }
+
+        async Task CloseMessageAsync()
+        {
+            writer.Compress();
+            batch.Add(new SendMessageBatchRequestEntry(batch.Count.ToString(C), writer.ToBody()));
+            writer.Clear();
+            if (batch.Count == 10)
+            {
+                await SendAsync();
+            }
+        }
+
+        for (long i = 0; i < events; i++)
+        {
+            var fragment = encoder.Encode(new QueuedEvent(workload.Url(i), "POST", Headers, workload.Body(i), at));
+            if (!writer.Fits(fragment.Length))
+            {
+                await CloseMessageAsync();
+            }
+
+            writer.TryAdd(fragment);
+        }
+
+        if (writer.Count > 0)
+        {
+            await CloseMessageAsync();
+        }
+
+        if (batch.Count > 0)
+        {
+            await SendAsync();
+        }
     }
 
     private async Task FlushUntilDeliveredAsync(Figures figures, IReadOnlyDictionary<string, string> settings, Task published, CancellationToken ct)
