@@ -51,6 +51,68 @@ internal struct CompressedEnvelope
         return true;
     }
 
+    /// <summary>
+    /// The decompressed <c>size</c> a version-2 message declares, read ahead of decoding so that a reader can make room
+    /// for it first; 0 when the message is not version 2 or does not say so up front. Reads only the envelope fields
+    /// the writer puts before the payload (<c>format</c>, <c>version</c>, <c>codec</c>, <c>size</c>, <c>count</c>)
+    /// and stops at any other field, so it costs nothing like a decoding; the decoder still checks everything.
+    /// </summary>
+    public static long DeclaredSize(ReadOnlySpan<byte> message)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(message, MessageDecoder.ReaderOptions);
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return 0;
+            }
+
+            bool version2 = false;
+            long size = -1;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("version"u8))
+                {
+                    reader.Read();
+                    version2 = reader.TokenType == JsonTokenType.Number && reader.ValueSpan.SequenceEqual("2"u8);
+                    if (!version2)
+                    {
+                        return 0;
+                    }
+                }
+                else if (reader.ValueTextEquals("size"u8))
+                {
+                    reader.Read();
+                    size = reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out long n) && n >= 0 ? n : -1;
+                }
+                else if (reader.ValueTextEquals("format"u8) || reader.ValueTextEquals("codec"u8) || reader.ValueTextEquals("count"u8))
+                {
+                    reader.Read();
+                }
+                else
+                {
+                    break; // the payload, or a field no writer puts first: the decoder will tell
+                }
+
+                if (reader.TokenType is not (JsonTokenType.String or JsonTokenType.Number or JsonTokenType.True or JsonTokenType.False or JsonTokenType.Null))
+                {
+                    break; // not an envelope value: the decoder will tell
+                }
+
+                if (version2 && size >= 0)
+                {
+                    return size;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            // Broken JSON before the payload, or an escaped lone surrogate in a name: the decoder says what is wrong.
+        }
+
+        return 0;
+    }
+
     /// <summary>The first version-2 field that occurs more than once, with its count, or null.</summary>
     public readonly (string Name, int Count)? Repeated() =>
         Codec.Occurrences > 1 ? ("codec", Codec.Occurrences)

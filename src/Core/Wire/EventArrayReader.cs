@@ -185,7 +185,7 @@ internal static class EventArrayReader
                 return _headers;
             }
 
-            _headers = ReadHeaders(ref reader);
+            _headers = RecentValues.Headers(text.Span, ref reader);
             _headersText = text;
             return _headers;
         }
@@ -202,12 +202,78 @@ internal static class EventArrayReader
             var text = memory.Slice(start, (int)reader.BytesConsumed - start);
             if (last is null || !text.Span.SequenceEqual(lastText.Span))
             {
-                last = reader.GetString();
+                last = RecentValues.String(text.Span, ref reader);
                 lastText = text;
             }
 
             return last;
         }
+    }
+
+    /// <summary>
+    /// The url, verb and headers values of recent messages, by their raw text: a run sees a handful, so a message after
+    /// the first of its kind allocates none of them. Per thread, few and short (the texts are queue data: they are not
+    /// trusted to be few), replaced round robin. Headers dictionaries are shared: they are only ever read.
+    /// </summary>
+    private static class RecentValues
+    {
+        private const int Capacity = 8;
+        private const int MaxRawBytes = 1024;
+
+        [ThreadStatic]
+        private static Entry<string>[]? t_strings;
+
+        [ThreadStatic]
+        private static Entry<Dictionary<string, string>>[]? t_headers;
+
+        [ThreadStatic]
+        private static int t_nextString;
+
+        [ThreadStatic]
+        private static int t_nextHeaders;
+
+        /// <summary>The string the reader is on, whose raw text (quotes and escapes included) is <paramref name="raw"/>.</summary>
+        public static string String(ReadOnlySpan<byte> raw, ref Utf8JsonReader reader) =>
+            Find(t_strings ??= new Entry<string>[Capacity], raw) ?? Remember(t_strings, ref t_nextString, raw, reader.GetString()!);
+
+        /// <summary>The headers object the reader is on (read to its end), whose raw text is <paramref name="raw"/>.</summary>
+        public static Dictionary<string, string> Headers(ReadOnlySpan<byte> raw, ref Utf8JsonReader reader)
+        {
+            if (Find(t_headers ??= new Entry<Dictionary<string, string>>[Capacity], raw) is { } known)
+            {
+                reader.Skip();
+                return known;
+            }
+
+            return Remember(t_headers, ref t_nextHeaders, raw, ReadHeaders(ref reader));
+        }
+
+        private static T? Find<T>(Entry<T>[] entries, ReadOnlySpan<byte> raw)
+            where T : class
+        {
+            foreach (var entry in entries)
+            {
+                if (entry.Raw is not null && raw.SequenceEqual(entry.Raw))
+                {
+                    return entry.Value;
+                }
+            }
+
+            return null;
+        }
+
+        private static T Remember<T>(Entry<T>[] entries, ref int next, ReadOnlySpan<byte> raw, T value)
+        {
+            if (raw.Length <= MaxRawBytes)
+            {
+                entries[next] = new Entry<T>(raw.ToArray(), value);
+                next = (next + 1) % Capacity;
+            }
+
+            return value;
+        }
+
+        private readonly record struct Entry<T>(byte[]? Raw, T Value);
     }
 
     private static Dictionary<string, string> ReadHeaders(ref Utf8JsonReader reader)

@@ -1,7 +1,8 @@
-using System.Diagnostics;
+using System.Buffers;
 using System.Collections.Concurrent;
-using System.Text;
+using System.Diagnostics;
 using System.Threading.Channels;
+using BulkDispatch.Core.Wire;
 
 namespace BulkDispatch.Flush.Engine;
 
@@ -11,10 +12,24 @@ namespace BulkDispatch.Flush.Engine;
 /// A message with any part abandoned is kept: it comes back after its visibility timeout, or at once after a
 /// dry run (the <see cref="IKeptMessageSink"/> decides). Thread-safe; every stage resolves parts through it.
 /// </summary>
-internal sealed class InFlightLedger(ByteBudget budget, ChannelWriter<InFlightMessage> deletions, IKeptMessageSink kept)
+internal sealed class InFlightLedger(ByteBudget budget, ChannelWriter<InFlightMessage> deletions, IKeptMessageSink kept, MessageBuffers? buffers = null)
 {
     private readonly ConcurrentDictionary<InFlightMessage, byte> _held = new(ReferenceEqualityComparer.Instance);
+    private readonly MessageBuffers _buffers = buffers ?? MessageBuffers.FromSharedPool;
     private long _heldBytes;
+    private long _typicalBytes;
+
+    /// <summary>
+    /// The largest decompressed payload a message may declare: the reader's limit, or the whole budget when that is
+    /// smaller (such a message could never fit: it is dead-lettered as undecodable, not waited for).
+    /// </summary>
+    public int MaxPayloadBytes { get; } = (int)Math.Min(WireFormat.MaxPayloadBytes, budget.Limit);
+
+    /// <summary>
+    /// What a message of this run has recently weighed (a maximum that decays by an eighth per message): receivers
+    /// reserve at least this per message, since a small compressed message may hold a large payload.
+    /// </summary>
+    public long TypicalMessageBytes => Interlocked.Read(ref _typicalBytes);
 
     /// <summary>Messages received and not yet deleted or kept.</summary>
     public int Count => _held.Count;
@@ -22,15 +37,35 @@ internal sealed class InFlightLedger(ByteBudget budget, ChannelWriter<InFlightMe
     /// <summary>What the held messages weigh: the budget's use without the reservations of receives in progress.</summary>
     public long HeldBytes => Interlocked.Read(ref _heldBytes);
 
-    /// <summary>Takes a received message in: it holds its size of the budget until it is forgotten, and one part (its decoding) is pending.</summary>
+    /// <summary>Takes a received message in (its text copied into a pooled buffer): it holds its weight of the budget until it is forgotten, and one part (its decoding) is pending.</summary>
     public InFlightMessage Admit(ReceivedMessage received, long leaseUntil)
     {
-        int bytes = Encoding.UTF8.GetByteCount(received.Body);
-        var message = new InFlightMessage(received.MessageId, received.ReceiptHandle, received.Body, bytes, leaseUntil);
+        var message = new InFlightMessage(received.MessageId, received.ReceiptHandle, received.Body, leaseUntil, _buffers, MaxPayloadBytes);
+        long bytes = message.Bytes;
         budget.Take(bytes);
         Interlocked.Add(ref _heldBytes, bytes);
+        long typical = Interlocked.Read(ref _typicalBytes);
+        Interlocked.Exchange(ref _typicalBytes, Math.Max(bytes, typical - (typical / 8))); // racing updates: any of them will do
         _held[message] = 0;
         return message;
+    }
+
+    /// <summary>
+    /// A version-2 message was decoded: its payload replaces its text, in memory and in the budget (the payload was
+    /// charged as declared on arrival; this settles the difference).
+    /// </summary>
+    public void HoldPayload(InFlightMessage message, IMemoryOwner<byte> payload)
+    {
+        long change = message.HoldPayload(payload);
+        Interlocked.Add(ref _heldBytes, change);
+        if (change > 0)
+        {
+            budget.Take(change);
+        }
+        else if (change < 0)
+        {
+            budget.Return(-change);
+        }
     }
 
     /// <summary><paramref name="parts"/> more parts of the message will each be resolved or abandoned.</summary>
@@ -62,9 +97,9 @@ internal sealed class InFlightLedger(ByteBudget budget, ChannelWriter<InFlightMe
     {
         if (_held.TryRemove(message, out _))
         {
-            Interlocked.Add(ref _heldBytes, -message.Bytes);
-            budget.Return(message.Bytes);
-            message.ReturnUtf8();
+            long bytes = message.ReturnBuffers();
+            Interlocked.Add(ref _heldBytes, -bytes);
+            budget.Return(bytes);
         }
     }
 

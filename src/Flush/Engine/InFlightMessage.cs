@@ -7,21 +7,45 @@ namespace BulkDispatch.Flush.Engine;
 /// <summary>
 /// A received message and the count of its parts still unresolved (its decoding, each visitor, each dead
 /// letter). Only <see cref="InFlightLedger"/> changes that count and decides what becomes of the message.
+/// It holds its bytes in pooled buffers (<see cref="MessageBuffers"/>): the UTF-8 text, copied from the AWS SDK's
+/// string as it arrives (the string, twice the bytes, is not kept), and for version 2 the decompressed payload that
+/// replaces the text once decoded. Its events' bodies and visitors are slices of one of them, so they go back to the
+/// pool only when the message is forgotten (every part resolved).
 /// </summary>
-internal sealed class InFlightMessage(string messageId, string receiptHandle, string body, int bytes, long leaseUntil)
+internal sealed class InFlightMessage
 {
+    private readonly MessageBuffers _buffers;
+    private readonly int _textLength;
+
     // Starts at 1: the decoding itself, resolved once every other part is counted.
     private int _pending = 1;
     private int _failed;
-    private byte[]? _utf8;
-    private string? _body = body;
+    private byte[]? _text;
+    private IMemoryOwner<byte>? _payload;
+    private long _bytes;
+    private long _leaseUntil;
 
-    public string MessageId { get; } = messageId;
+    // A declared payload over maxPayloadBytes is not charged: the decoder refuses it without a rent.
+    public InFlightMessage(string messageId, string receiptHandle, string body, long leaseUntil, MessageBuffers buffers, int maxPayloadBytes = WireFormat.MaxPayloadBytes)
+    {
+        MessageId = messageId;
+        ReceiptHandle = receiptHandle;
+        _leaseUntil = leaseUntil;
+        _buffers = buffers;
+        _text = buffers.RentArray(Encoding.UTF8.GetByteCount(body));
+        _textLength = Encoding.UTF8.GetBytes(body, _text);
 
-    public string ReceiptHandle { get; } = receiptHandle;
+        // A version-2 message is charged what it will hold once decoded, before it is: receivers then wait for that room.
+        long declared = CompressedEnvelope.DeclaredSize(_text.AsSpan(0, _textLength));
+        _bytes = _text.Length + (declared <= maxPayloadBytes ? declared : 0);
+    }
 
-    /// <summary>The body's UTF-8 size: what the message holds of the run's memory budget.</summary>
-    public int Bytes { get; } = bytes;
+    public string MessageId { get; }
+
+    public string ReceiptHandle { get; }
+
+    /// <summary>What the message holds of the run's memory budget: the pooled arrays it holds, or will once decoded.</summary>
+    public long Bytes => Interlocked.Read(ref _bytes);
 
     /// <summary>Timestamp (TimeProvider ticks) until which the message is invisible to others.</summary>
     public long LeaseUntil
@@ -30,33 +54,47 @@ internal sealed class InFlightMessage(string messageId, string receiptHandle, st
         set => Volatile.Write(ref _leaseUntil, value);
     }
 
-    private long _leaseUntil = leaseUntil;
-
     /// <summary>Some part of it will not be accepted or dead-lettered in this run: it must stay in the queue.</summary>
     public bool Failed => Volatile.Read(ref _failed) != 0;
 
+    /// <summary>The body's UTF-8 text; version-1 events are slices of it. Gone once a version-2 payload replaced it.</summary>
+    public ReadOnlyMemory<byte> Text =>
+        Volatile.Read(ref _text) is { } text ? new ReadOnlyMemory<byte>(text, 0, _textLength) : throw new InvalidOperationException("The message text went back to the pool.");
+
+    /// <summary>Where the decoder takes a version-2 payload from.</summary>
+    public MemoryPool<byte> Payloads => _buffers;
+
     /// <summary>
-    /// The message's UTF-8 text in a pooled buffer; its events' bodies and visitors are slices of it, so
-    /// it goes back to the pool only when the message is forgotten (every part resolved). Call once:
-    /// it drops the UTF-16 body (twice the bytes, held until the message is deleted otherwise).
+    /// Keeps the decoded version-2 payload (its events are slices of it, none of the text) and gives the text back.
+    /// Returns how much more (or less) the message now holds than it was charged.
     /// </summary>
-    public ReadOnlyMemory<byte> RentUtf8()
+    internal long HoldPayload(IMemoryOwner<byte> payload)
     {
-        string text = Interlocked.Exchange(ref _body, null) ?? throw new InvalidOperationException("The message body was taken already.");
-        var buffer = ArrayPool<byte>.Shared.Rent(Bytes);
-        Volatile.Write(ref _utf8, buffer);
-        int length = Encoding.UTF8.GetBytes(text, buffer);
-        return new ReadOnlyMemory<byte>(buffer, 0, length);
+        if (Interlocked.CompareExchange(ref _payload, payload, null) is not null)
+        {
+            payload.Dispose();
+            throw new InvalidOperationException("The message holds a payload already.");
+        }
+
+        long held = payload.Memory.Length;
+        if (Interlocked.Exchange(ref _text, null) is { } text)
+        {
+            _buffers.ReturnArray(text);
+        }
+
+        return held - Interlocked.Exchange(ref _bytes, held);
     }
 
-    /// <summary>Gives the buffer of <see cref="RentUtf8"/> back; nothing may read the message's events after this.</summary>
-    internal void ReturnUtf8()
+    /// <summary>Gives every buffer back and returns what the message held; nothing may read its events after this.</summary>
+    internal long ReturnBuffers()
     {
-        Interlocked.Exchange(ref _body, null);
-        if (Interlocked.Exchange(ref _utf8, null) is { } buffer)
+        if (Interlocked.Exchange(ref _text, null) is { } text)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            _buffers.ReturnArray(text);
         }
+
+        Interlocked.Exchange(ref _payload, null)?.Dispose();
+        return Interlocked.Exchange(ref _bytes, 0);
     }
 
     internal void AddPending(int count) => Interlocked.Add(ref _pending, count);

@@ -77,13 +77,20 @@ internal sealed partial class Admission(AdmissionRules rules, InFlightLedger led
     /// <summary>Sorts the message's events into <paramref name="admitted"/> and <paramref name="rejected"/>; touches nothing else but the counts.</summary>
     internal void Decode(InFlightMessage message, List<AdmittedEvent> admitted, List<DeadLetter> rejected)
     {
-        // Decoded from a pooled copy (messages are up to 1 MiB: a large-object-heap array each otherwise).
-        var utf8 = message.RentUtf8();
-        var decoded = MessageDecoder.Decode(utf8, rules.Legacy, rules.LegacyMissingSettings);
+        // Pooled buffers end to end (messages are up to 1 MiB, payloads up to 8 MiB: large-object-heap arrays otherwise):
+        // version-1 events are slices of the message's text; a version-2 payload is decompressed into a buffer of
+        // exactly its declared size, which then replaces the text.
+        var text = message.Text;
+        var decoded = MessageDecoder.Decode(text, rules.Legacy, rules.LegacyMissingSettings, message.Payloads, ledger.MaxPayloadBytes);
         if (!decoded.Succeeded)
         {
-            rejected.Add(new DeadLetter(Encoding.UTF8.GetString(utf8.Span), decoded.FailureReason!, decoded.FailureDetail!, message, null));
+            rejected.Add(new DeadLetter(Encoding.UTF8.GetString(text.Span), decoded.FailureReason!, decoded.FailureDetail!, message, null));
             return;
+        }
+
+        if (decoded.Payload is { } payload)
+        {
+            ledger.HoldPayload(message, payload);
         }
 
         foreach (var e in decoded.Events)

@@ -20,8 +20,8 @@ internal sealed record ReceiveSettings(int Loops, TimeSpan WaitTime, TimeSpan Ti
 
 /// <summary>
 /// Receiving. Reads the queue only; writes every received message, admitted to the ledger, to its output.
-/// Parallel long-poll loops; each first reserves its worst case (<c>MaxMessageBytes</c> per message) from the
-/// memory budget and its share of the message quota, and gives each receive its own timeout. A loop ends
+/// Parallel long-poll loops; each first reserves what its messages may weigh (<c>MaxMessageBytes</c> each, or what
+/// recent messages with their decompressed payloads weighed) from the memory budget and its share of the message quota, and gives each receive its own timeout. A loop ends
 /// when a receive answers empty, the quota is spent, <see cref="RunDeadlines.Receiving"/> is cancelled, or
 /// three receives in a row failed (the run then gives up). The output completes when every loop has ended.
 /// </summary>
@@ -112,10 +112,14 @@ internal sealed partial class Receiver
                 return;
             }
 
-            // The worst case is reserved before asking, so parallel loops cannot bring in more than the budget
-            // between them; what the messages really weigh replaces the reservation once they are here.
-            int units = _budget.Reserve(_settings.MaxMessageBytes, 10);
-            long reserved = (long)units * _settings.MaxMessageBytes;
+            // Room is reserved before asking, so parallel loops cannot bring in much more than the budget between
+            // them; what the messages really weigh (a version-2 message: its text and its declared payload) replaces
+            // the reservation once they are here. A message weighs at most MaxMessageBytes, or, compressed, what
+            // recent messages weighed (a receive may bring more only when payloads suddenly grow: at most
+            // Loops x 10 x the reader's payload limit).
+            long unit = Math.Max(_settings.MaxMessageBytes, _ledger.TypicalMessageBytes);
+            int units = _budget.Reserve(unit, 10);
+            long reserved = units * unit;
             int want = _quota.Take(units);
             if (want == 0)
             {

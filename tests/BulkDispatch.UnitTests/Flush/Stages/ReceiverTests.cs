@@ -195,6 +195,26 @@ public sealed class ReceiverTests
         Assert.Equal(3, _source.Calls); // two messages, then the empty answer
     }
 
+    [Fact]
+    public async Task After_a_compressed_message_receives_reserve_what_its_payload_weighs_not_just_MaxMessageBytes()
+    {
+        const long budgetBytes = 60_000;
+        _kit = new LedgerKit(budgetBytes);
+        string compressed = StageKit.Compressed([.. Enumerable.Range(0, 40).Select(i => StageKit.Batch($"v{i}"))]);
+        Assert.True(compressed.Length < MaxMessageBytes && StageKit.DeclaredSize(compressed) > 10 * MaxMessageBytes, "a small message holding a large payload");
+        _source.Script.Enqueue(_ => Task.FromResult<IReadOnlyList<ReceivedMessage>>([StageKit.Received(compressed, 0)]));
+        _source.Add(30);
+        using var deadlines = StageKit.Deadlines(_time);
+
+        await Receiver(deadlines, loops: 1).RunAsync(_output.Writer);
+
+        var first = StageKit.Drain(_output.Reader)[0];
+        Assert.Equal(compressed.Length + StageKit.DeclaredSize(compressed), first.Bytes); // its text and its payload to be
+        var asks = _source.Asks.ToList();
+        Assert.Equal(10, asks[0].Asked);
+        Assert.Equal((int)((budgetBytes - first.Bytes) / first.Bytes), asks[1].Asked); // not 10 of MaxMessageBytes each
+    }
+
     private Receiver Receiver(RunDeadlines deadlines, int loops, int maxMessages = 0)
     {
         var budget = _kit.Budget;

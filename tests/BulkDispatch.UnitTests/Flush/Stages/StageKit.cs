@@ -32,6 +32,18 @@ internal static class StageKit
     public static string Message(params string[] eventBodies) =>
         WireFormat.Encode(eventBodies.Select(b => new QueuedEvent(Url, "POST", new Dictionary<string, string> { ["Content-Type"] = "application/json" }, b, DateTimeOffset.UnixEpoch)).ToList());
 
+    /// <summary>A version-2 (compressed) message with one event per body.</summary>
+    public static string Compressed(params string[] eventBodies)
+    {
+        using var encoder = new EventEncoder();
+        using var writer = new CompressedMessageWriter();
+        return writer.Write([.. eventBodies.Select(b => encoder.Encode(new QueuedEvent(Url, "POST", new Dictionary<string, string> { ["Content-Type"] = "application/json" }, b, DateTimeOffset.UnixEpoch)))]);
+    }
+
+    /// <summary>The decompressed <c>size</c> a version-2 message declares.</summary>
+    public static int DeclaredSize(string compressed) =>
+        System.Text.Json.JsonDocument.Parse(compressed).RootElement.GetProperty("size").GetInt32();
+
     public static ReceivedMessage Received(string body, int n) =>
         new(string.Create(CultureInfo.InvariantCulture, $"m{n}"), string.Create(CultureInfo.InvariantCulture, $"handle-{n}"), body);
 
@@ -79,8 +91,11 @@ internal sealed class LedgerKit
     public LedgerKit(long budgetBytes = 64L * 1024 * 1024)
     {
         Budget = new ByteBudget(budgetBytes);
-        Ledger = new InFlightLedger(Budget, Deletions.Writer, Kept);
+        Ledger = new InFlightLedger(Budget, Deletions.Writer, Kept, new MessageBuffers(Pool));
     }
+
+    /// <summary>Where the ledger's messages rent their buffers: exact sizes, every rent and return tracked.</summary>
+    public TrackingArrayPool Pool { get; } = new();
 
     public ByteBudget Budget { get; }
 
@@ -109,6 +124,30 @@ internal sealed class LedgerKit
         await new Packer(maxRequestBytes, TimeSpan.FromSeconds(10), Budget, Ledger, deadlines, counters, time, StageKit.Log, StageKit.RunId).RunAsync(decoded.Reader, requests.Writer);
         return (StageKit.Drain(requests.Reader), StageKit.Drain(deadLetters.Reader), messages);
     }
+}
+
+/// <summary>An array pool that hands out arrays of exactly the size asked for and tracks which are out, to catch leaks and double returns.</summary>
+internal sealed class TrackingArrayPool : System.Buffers.ArrayPool<byte>
+{
+    private readonly ConcurrentDictionary<byte[], byte> _out = new(ReferenceEqualityComparer.Instance);
+
+    public int Rented => Volatile.Read(ref _rented);
+
+    /// <summary>Arrays rented and not given back.</summary>
+    public int Outstanding => _out.Count;
+
+    private int _rented;
+
+    public override byte[] Rent(int minimumLength)
+    {
+        var array = new byte[minimumLength];
+        _out[array] = 0;
+        Interlocked.Increment(ref _rented);
+        return array;
+    }
+
+    public override void Return(byte[] array, bool clearArray = false) =>
+        Assert.True(_out.TryRemove(array, out _), "an array was given back that was not out (returned twice?)");
 }
 
 internal sealed class RecordingKeptSink : IKeptMessageSink
