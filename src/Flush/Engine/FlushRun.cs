@@ -1,7 +1,6 @@
 using System.Threading.Channels;
 using BulkDispatch.Flush.Engine.Stages;
 using BulkDispatch.Flush.Packing;
-using BulkDispatch.Flush.Queue;
 using BulkDispatch.Flush.Reporting;
 using Microsoft.Extensions.Logging;
 
@@ -16,18 +15,18 @@ internal interface IQueueDepth
 /// <summary>The run's doors to the queue: one per stage that calls SQS, and the dead-letter queue (or its stand-in).</summary>
 internal sealed record QueueSeams(IMessageSource Source, IMessageDeleter Deleter, IVisibilityChanger Visibility, IDeadLetterQueue DeadLetters, IQueueDepth Depth);
 
-/// <summary>One run's settings: the flush settings, the queue's own limits, the time budget, and what kind of run it is.</summary>
+/// <summary>One run's settings: the flush settings, the queue's own limits (its visibility timeout and MaximumMessageSize), the time budget, and what kind of run it is.</summary>
 internal sealed record RunSettings(
     int ReceiveConcurrency,
     TimeSpan ReceiveWaitTime,
-    TimeSpan ReceiveTimeoutMargin,
     int MaxMessagesPerRun,
     long MaxBufferedBytes,
     TimeSpan BatchLinger,
     int SendConcurrency,
     TimeSpan MaxDuration,
     TimeSpan SendGrace,
-    QueueInfo Queue,
+    int VisibilityTimeoutSeconds,
+    int MaxMessageBytes,
     AdmissionRules Admission,
     bool DryRun,
     string RunId);
@@ -67,13 +66,13 @@ internal sealed class FlushRun(QueueSeams queue, IRequestSink eventApi, RunSetti
         var deletions = Channel.CreateUnbounded<InFlightMessage>();
         var ledger = new InFlightLedger(budget, deletions.Writer, kept);
 
-        var receiver = new Receiver(queue.Source, ledger, budget, ReceiveSettings(), deadlines, counters, time, log, runId);
+        var receiver = new Receiver(queue.Source, ledger, budget, ReceiveSettings(), deadlines, counters, time);
         var admission = new Admission(settings.Admission, ledger, counters, log, runId);
         var packer = new Packer(settings.Admission.MaxRequestBytes, settings.BatchLinger, budget, ledger, deadlines, counters, time, log, runId);
         var sender = new Sender(requestSink, settings.SendConcurrency, ledger, deadlines, counters, log, runId);
         var deadLetterer = new DeadLetterer(deadLetterQueue, ledger, deadlines, counters, log, runId);
         var deleter = new Deleter(queue.Deleter, ledger, deadlines, counters, time, log, runId);
-        var visibility = new VisibilityKeeper(queue.Visibility, ledger, settings.Queue.VisibilityTimeoutSeconds, time, log, runId);
+        var visibility = new VisibilityKeeper(queue.Visibility, ledger, settings.VisibilityTimeoutSeconds, time, log, runId);
 
         using var sideline = new CancellationTokenSource();
         var leases = Task.Run(() => visibility.RunAsync(sideline.Token), CancellationToken.None);
@@ -109,9 +108,8 @@ internal sealed class FlushRun(QueueSeams queue, IRequestSink eventApi, RunSetti
     private ReceiveSettings ReceiveSettings() => new(
         settings.ReceiveConcurrency,
         settings.ReceiveWaitTime,
-        settings.ReceiveTimeoutMargin,
-        settings.Queue.MaxMessageBytes,
-        settings.Queue.VisibilityTimeoutSeconds,
+        settings.MaxMessageBytes,
+        settings.VisibilityTimeoutSeconds,
         settings.MaxMessagesPerRun);
 
     private FlushReport Report(DateTimeOffset startedAt, TimeSpan duration, FlushStopReason stop, long? left, IReadOnlyList<PlannedRequest> planned)

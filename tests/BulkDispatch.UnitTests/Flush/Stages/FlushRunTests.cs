@@ -102,10 +102,10 @@ public sealed class FlushRunTests
     private Task<FlushReport> RunAsync(TimeSpan? maxDuration = null, bool dryRun = false, CancellationToken host = default)
     {
         var settings = new RunSettings(
-            ReceiveConcurrency: 3, ReceiveWaitTime: TimeSpan.FromSeconds(2), ReceiveTimeoutMargin: TimeSpan.FromSeconds(10), MaxMessagesPerRun: 0,
+            ReceiveConcurrency: 3, ReceiveWaitTime: TimeSpan.FromSeconds(2), MaxMessagesPerRun: 0,
             MaxBufferedBytes: 64L * 1024 * 1024, BatchLinger: TimeSpan.FromSeconds(10), SendConcurrency: 2,
             MaxDuration: maxDuration ?? TimeSpan.FromMinutes(4), SendGrace: TimeSpan.FromSeconds(45),
-            Queue: new QueueInfo("queue", "dlq", 300), Admission: StageKit.Rules(), DryRun: dryRun, RunId: StageKit.RunId);
+            VisibilityTimeoutSeconds: 300, MaxMessageBytes: 1024 * 1024, Admission: StageKit.Rules(), DryRun: dryRun, RunId: StageKit.RunId);
         var run = new FlushRun(new QueueSeams(_queue, _queue, _queue, _queue, _queue), _api, settings, _time, _counters, StageKit.Log);
         return Clock.RunAsync(_time, run.RunAsync(_time.GetUtcNow(), _time.GetTimestamp(), host), Step);
     }
