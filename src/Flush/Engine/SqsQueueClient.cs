@@ -1,3 +1,6 @@
+using System.Globalization;
+using Amazon.SQS.Model;
+using BulkDispatch.Core.Configuration;
 using BulkDispatch.Core.Sqs;
 using BulkDispatch.Core.Wire;
 using BulkDispatch.Flush.Engine.Stages;
@@ -39,7 +42,7 @@ internal sealed partial class SqsQueueClient(SqsGateway gateway, string queueUrl
             TimeoutMargin = receiveTimeoutMargin,
             SystemAttributeNames = ReceiveAttributes,
         };
-        IReadOnlyList<Amazon.SQS.Model.Message> messages;
+        IReadOnlyList<Message> messages;
         try
         {
             messages = await gateway.ReceiveAsync(request, receiveRetry, cancellationToken);
@@ -81,20 +84,62 @@ internal sealed partial class SqsQueueClient(SqsGateway gateway, string queueUrl
     private static partial void LogReceiveRetry(ILogger logger, int attempt, int attempts, string failure);
 }
 
-/// <summary>The dead-letter queue: permanent failures go here with their reason and detail as message attributes.</summary>
+/// <summary>
+/// The dead-letter queue: permanent failures go here, each copy with its reason and detail as message attributes
+/// (as far as they fit). Its MaximumMessageSize is read once, when the first dead letter comes.
+/// </summary>
 internal sealed class SqsDeadLetterQueue(SqsGateway gateway, string deadLetterQueueUrl) : IDeadLetterQueue
 {
-    private const int MaxDetailLength = 1000;
+    private static readonly string[] SizeAttribute = ["MaximumMessageSize"];
+    private int _maxMessageBytes;
 
-    public async Task<IReadOnlyList<EntryResult>> SendAsync(IReadOnlyList<DeadLetter> batch, CancellationToken cancellationToken)
+    public string Name => UrlRedaction.Redact(deadLetterQueueUrl);
+
+    public async ValueTask<int> MaxMessageBytesAsync(CancellationToken cancellationToken)
     {
-        var messages = batch.Select(d => new SqsOutgoingMessage(d.Body, new Dictionary<string, Amazon.SQS.Model.MessageAttributeValue>
+        if (_maxMessageBytes == 0)
         {
-            [WireFormat.ReasonAttribute] = new() { DataType = "String", StringValue = d.Reason },
-            [WireFormat.DetailAttribute] = new() { DataType = "String", StringValue = Truncate(d.Detail, MaxDetailLength) },
-        })).ToList();
-        return EntryResult.From(await gateway.SendBatchAsync(deadLetterQueueUrl, messages, retry: SqsRetryPolicy.None, cancellationToken: cancellationToken));
+            try
+            {
+                var attributes = await gateway.GetQueueAttributesAsync(deadLetterQueueUrl, SizeAttribute, SqsRetryPolicy.None, cancellationToken);
+                _maxMessageBytes = attributes.TryGetValue(SizeAttribute[0], out var text) && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int bytes) && bytes > 0
+                    ? bytes
+                    : SqsLimits.MaxMessageBytes;
+            }
+            catch (SqsRequestFailedException)
+            {
+                return SqsLimits.MaxMessageBytes; // read again with the next batch; SQS judges each copy meanwhile
+            }
+        }
+
+        return _maxMessageBytes;
     }
 
-    private static string Truncate(string text, int max) => text.Length <= max ? text : text[..max] + "…";
+    public async Task<IReadOnlyList<EntryResult>> SendAsync(IReadOnlyList<DeadLetterCopy> batch, CancellationToken cancellationToken)
+    {
+        var messages = batch.Select(c => new SqsOutgoingMessage(c.Body, Attributes(c))).ToList();
+        int limit = await MaxMessageBytesAsync(cancellationToken);
+        return EntryResult.From(await gateway.SendBatchAsync(deadLetterQueueUrl, messages, limit, SqsRetryPolicy.None, cancellationToken));
+    }
+
+    private static Dictionary<string, MessageAttributeValue>? Attributes(DeadLetterCopy copy)
+    {
+        if (copy.Reason is null && copy.Detail is null)
+        {
+            return null;
+        }
+
+        var attributes = new Dictionary<string, MessageAttributeValue>(StringComparer.Ordinal);
+        if (copy.Reason is not null)
+        {
+            attributes[WireFormat.ReasonAttribute] = new() { DataType = "String", StringValue = copy.Reason };
+        }
+
+        if (copy.Detail is not null)
+        {
+            attributes[WireFormat.DetailAttribute] = new() { DataType = "String", StringValue = copy.Detail };
+        }
+
+        return attributes;
+    }
 }

@@ -168,7 +168,11 @@ public sealed class FlushRunTests
             return Task.FromResult<IReadOnlyList<EntryResult>>(receiptHandles.Select(_ => EntryResult.Done).ToArray());
         }
 
-        public Task<IReadOnlyList<EntryResult>> SendAsync(IReadOnlyList<DeadLetter> batch, CancellationToken cancellationToken) =>
+        public string Name => "dlq";
+
+        public ValueTask<int> MaxMessageBytesAsync(CancellationToken cancellationToken) => ValueTask.FromResult(1024 * 1024);
+
+        public Task<IReadOnlyList<EntryResult>> SendAsync(IReadOnlyList<DeadLetterCopy> batch, CancellationToken cancellationToken) =>
             Task.FromResult<IReadOnlyList<EntryResult>>(batch.Select(_ => EntryResult.Done).ToArray());
 
         public Task<long?> ApproximateDepthAsync(CancellationToken cancellationToken) => Task.FromResult<long?>(5);
