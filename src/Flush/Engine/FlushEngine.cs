@@ -72,13 +72,21 @@ public sealed partial class FlushEngine
 
     /// <summary>Runs one flush with the configured settings.</summary>
     /// <param name="cancellationToken">Stops receiving; what was received is still sent, within the run's own deadline.</param>
-    /// <exception cref="BulkDispatchConfigurationException">The settings are invalid or the queue cannot be used; nothing was received.</exception>
+    /// <exception cref="BulkDispatchConfigurationException">
+    /// The settings are invalid or the queue cannot be used (nothing was received); or a configuration error stopped the
+    /// run midway (e.g. Key Vault refused the credentials when they were read again): what was received and not yet
+    /// deleted comes back after its visibility timeout.
+    /// </exception>
     public Task<FlushReport> RunAsync(CancellationToken cancellationToken = default) => RunAsync(new FlushRunOptions(), cancellationToken);
 
     /// <summary>Runs one flush.</summary>
     /// <param name="runOptions">Dry run, or a shorter time budget.</param>
     /// <param name="cancellationToken">Stops receiving; what was received is still sent, within the run's own deadline.</param>
-    /// <exception cref="BulkDispatchConfigurationException">The settings are invalid or the queue cannot be used; nothing was received.</exception>
+    /// <exception cref="BulkDispatchConfigurationException">
+    /// The settings are invalid or the queue cannot be used (nothing was received); or a configuration error stopped the
+    /// run midway (e.g. Key Vault refused the credentials when they were read again): what was received and not yet
+    /// deleted comes back after its visibility timeout.
+    /// </exception>
     public async Task<FlushReport> RunAsync(FlushRunOptions runOptions, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(runOptions);

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using BulkDispatch.Flush.Delivery;
 using BulkDispatch.Flush.Engine;
 using BulkDispatch.Flush.Engine.Stages;
-using BulkDispatch.Flush.Queue;
+using BulkDispatch.Flush.Configuration;
 using BulkDispatch.Flush.Reporting;
 using Microsoft.Extensions.Time.Testing;
 
@@ -99,6 +99,32 @@ public sealed class FlushRunTests
         Assert.Equal(_queue.Handed.Order(), released.Order());
     }
 
+    [Fact]
+    public async Task A_configuration_error_mid_run_stops_every_stage_deletes_nothing_and_is_rethrown()
+    {
+        _queue.Add(30);
+        _queue.HangWhenEmpty = true;
+        _queue.DeleteError = new BulkDispatchConfigurationException("BulkDispatch__KeyVault__AccessKeyIdSecret: the vault refused to read the secret (403)");
+
+        var started = _time.GetUtcNow();
+
+        var error = await Assert.ThrowsAsync<BulkDispatchConfigurationException>(() => RunAsync(maxDuration: TimeSpan.FromMinutes(10)));
+
+        Assert.StartsWith("BulkDispatch__KeyVault__AccessKeyIdSecret:", Assert.Single(error.Errors), StringComparison.Ordinal);
+        Assert.Empty(_queue.Deleted);
+        Assert.True(_time.GetUtcNow() - started < TimeSpan.FromMinutes(1), "the run waited for its deadline instead of stopping");
+
+        // Nothing of the run goes on behind the error: no lease is extended any more, so the messages come back.
+        int calls = _queue.VisibilityCalls.Count;
+        for (int i = 0; i < 40; i++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(30));
+            await Task.Delay(1);
+        }
+
+        Assert.Equal(calls, _queue.VisibilityCalls.Count);
+    }
+
     private Task<FlushReport> RunAsync(TimeSpan? maxDuration = null, bool dryRun = false, CancellationToken host = default)
     {
         var settings = new RunSettings(
@@ -124,6 +150,9 @@ public sealed class FlushRunTests
         public bool HangWhenEmpty { get; set; }
 
         public Action? OnReceive { get; set; }
+
+        /// <summary>Thrown by every delete (e.g. the credentials' configuration error when they are read again).</summary>
+        public Exception? DeleteError { get; set; }
 
         public void Add(int count)
         {
@@ -154,6 +183,11 @@ public sealed class FlushRunTests
         public Task<IReadOnlyList<EntryResult>> DeleteAsync(IReadOnlyList<string> receiptHandles, CancellationToken cancellationToken)
         {
             Assert.InRange(receiptHandles.Count, 1, 10);
+            if (DeleteError is not null)
+            {
+                throw DeleteError;
+            }
+
             foreach (var h in receiptHandles)
             {
                 Deleted.Add(h);
