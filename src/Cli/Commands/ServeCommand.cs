@@ -108,7 +108,7 @@ internal static class ServeCommand
         {
             try
             {
-                check.GetRequiredService<SettingsValidation>().ThrowIfInvalid();
+                check.GetRequiredService<FlushEngine>().ThrowIfSettingsInvalid();
                 flush = check.GetRequiredService<IOptions<FlushOptions>>().Value;
             }
             catch (BulkDispatchConfigurationException ex)

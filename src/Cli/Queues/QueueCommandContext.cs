@@ -3,6 +3,7 @@ using BulkDispatch.Cli.Commands;
 using BulkDispatch.Core.Sqs;
 using BulkDispatch.Flush;
 using BulkDispatch.Flush.Configuration;
+using BulkDispatch.Flush.Engine;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -45,7 +46,7 @@ internal sealed class QueueCommandContext : IAsyncDisposable
         var services = CommonOptions.BuildServices(configuration, parse.GetValue(CommonOptions.Verbose));
         try
         {
-            services.GetRequiredService<SettingsValidation>().ThrowIfInvalid();
+            services.GetRequiredService<FlushEngine>().ThrowIfSettingsInvalid();
             var options = services.GetRequiredService<IOptions<SqsOptions>>().Value;
             var sqs = services.GetRequiredKeyedService<SqsGateway>(FlushServiceCollectionExtensions.SqsServiceKey);
             var queues = await QueueInspector.ResolveAsync(sqs, options, cancellationToken);

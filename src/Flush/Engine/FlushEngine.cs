@@ -70,6 +70,14 @@ public sealed partial class FlushEngine
         _receiveRetry = SqsQueueClient.ReceiveRetry(logger); // one instance: the gateway builds a pipeline per policy
     }
 
+    /// <summary>
+    /// Checks every setting the flush reads and throws one exception listing each bad one, naming it with a valid example.
+    /// <see cref="RunAsync(FlushRunOptions, CancellationToken)"/> does this first; a host calls it to fail before it
+    /// schedules anything (the CLI exits 2).
+    /// </summary>
+    /// <exception cref="BulkDispatchConfigurationException">A setting is missing or invalid.</exception>
+    public void ThrowIfSettingsInvalid() => _validation.ThrowIfInvalid();
+
     /// <summary>Runs one flush with the configured settings.</summary>
     /// <param name="cancellationToken">Stops receiving; what was received is still sent, within the run's own deadline.</param>
     /// <exception cref="BulkDispatchConfigurationException">

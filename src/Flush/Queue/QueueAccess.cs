@@ -6,11 +6,15 @@ namespace BulkDispatch.Flush.Queue;
 
 /// <summary>
 /// The flush's view of its queue: the gateway's description, with fatal SQS errors (wrong queue, no access) turned into
-/// configuration errors that name the setting to fix.
+/// configuration errors that name the setting to fix. Public for the hosts that look after the same queues
+/// (BulkDispatch.QueueOperations), so they resolve them and word these errors as the flush does.
 /// </summary>
-internal static class QueueAccess
+public static class QueueAccess
 {
     /// <summary>The queue, its settings and its dead-letter queue (the setting, else the RedrivePolicy target).</summary>
+    /// <param name="gateway">The gateway to the queue's SQS.</param>
+    /// <param name="options">The <c>BulkDispatch__Sqs__*</c> settings.</param>
+    /// <param name="cancellationToken">Stops the calls.</param>
     /// <exception cref="BulkDispatchConfigurationException">The queue does not exist or SQS refuses access.</exception>
     /// <exception cref="SqsRequestFailedException">SQS could not be reached or failed (transient).</exception>
     public static async Task<SqsQueueDescription> DescribeAsync(SqsGateway gateway, SqsOptions options, CancellationToken cancellationToken)
@@ -36,6 +40,7 @@ internal static class QueueAccess
                 $"SQS refused access to the queue ({ex.ErrorCode}): {ex.InnerException?.Message} Check the AWS credentials (BulkDispatch__Aws__Credentials) and that they allow {permissions}.");
 
     /// <summary>The setting that names the queue, with its (redacted) value, for messages.</summary>
+    /// <param name="options">The <c>BulkDispatch__Sqs__*</c> settings.</param>
     public static string QueueSetting(SqsOptions options) => string.IsNullOrWhiteSpace(options.QueueUrl)
         ? $"BulkDispatch__Sqs__QueueName ('{options.QueueName}' in {options.Region})"
         : $"BulkDispatch__Sqs__QueueUrl ({SettingsBinder.Show(options.QueueUrl)})";
