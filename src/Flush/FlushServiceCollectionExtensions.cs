@@ -82,7 +82,7 @@ public static class FlushServiceCollectionExtensions
             });
 
         services.TryAddSingleton(sp => new FlushEngine(
-            new Lazy<SqsCalls>(() => new SqsCalls(sp.GetRequiredKeyedService<SqsGateway>(SqsServiceKey))),
+            new Lazy<SqsGateway>(() => sp.GetRequiredKeyedService<SqsGateway>(SqsServiceKey)),
             sp.GetRequiredService<OptimizelyClient>(),
             sp.GetRequiredService<SettingsValidation>(),
             sp.GetRequiredService<IOptions<SqsOptions>>(),

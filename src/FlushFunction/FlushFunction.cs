@@ -1,4 +1,3 @@
-using System.Globalization;
 using BulkDispatch.Flush.Configuration;
 using BulkDispatch.Flush.Engine;
 using BulkDispatch.Flush.Hosting;
@@ -42,15 +41,15 @@ public sealed partial class FlushFunction(FlushEngine engine, IOptions<FlushOpti
 
         var report = await engine.RunAsync(new FlushRunOptions { MaxDuration = ReceiveBudget() }, cancellationToken);
         var next = timer.ScheduleStatus?.Next;
-        long deadLettered = report.DeadLettered.Values.Sum();
+
+        // The engine logged the run's report (its counts) once; this line says only how the run ended and why.
         if (report.QueueDrained && report.Complete)
         {
-            LogDrained(logger, report.RunId, report.EventsDelivered, deadLettered, next);
+            LogDrained(logger, report.RunId, next);
         }
         else
         {
-            LogNotDrained(logger, report.RunId, report.StopReason, WhyNotDrained(report), report.EventsDelivered, deadLettered,
-                report.ApproximateMessagesLeft?.ToString(CultureInfo.InvariantCulture) ?? "unknown", next);
+            LogNotDrained(logger, report.RunId, report.StopReason, WhyNotDrained(report), next);
         }
     }
 
@@ -88,11 +87,10 @@ public sealed partial class FlushFunction(FlushEngine engine, IOptions<FlushOpti
     [LoggerMessage(Level = LogLevel.Warning, Message = "Flush timer is past due (last run {Last}); running now")]
     private static partial void LogPastDue(ILogger logger, DateTime? last);
 
-    [LoggerMessage(Level = LogLevel.Information,
-        Message = "Flush function run {RunId}: queue drained; {EventsDelivered} events delivered, {DeadLettered} dead-lettered; next tick {Next}")]
-    private static partial void LogDrained(ILogger logger, string runId, long eventsDelivered, long deadLettered, DateTime? next);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Flush function run {RunId}: queue drained; next tick {Next}")]
+    private static partial void LogDrained(ILogger logger, string runId, DateTime? next);
 
     [LoggerMessage(Level = LogLevel.Warning,
-        Message = "Flush function run {RunId}: queue NOT drained, stopped ({StopReason}) because {Why}; {EventsDelivered} events delivered, {DeadLettered} dead-lettered, about {Left} messages left for the next tick {Next}")]
-    private static partial void LogNotDrained(ILogger logger, string runId, FlushStopReason stopReason, string why, long eventsDelivered, long deadLettered, string left, DateTime? next);
+        Message = "Flush function run {RunId}: queue NOT drained, stopped ({StopReason}) because {Why}; what is left waits for the next tick {Next}")]
+    private static partial void LogNotDrained(ILogger logger, string runId, FlushStopReason stopReason, string why, DateTime? next);
 }

@@ -295,8 +295,12 @@ public sealed partial class ServeCommandTests(SqsEmulatorFixture fixture, ITestO
         }
     }
 
-    [GeneratedRegex(@"Flush run (?<id>\S+) (?<outcome>complete|INCOMPLETE): tick=(?<tick>\S+) started=(?<started>\S+) finished=(?<finished>\S+) durationMs=\d+ stop=(?<stop>\S+) messagesReceived=(?<received>\d+) messagesDeleted=(?<deleted>\d+)")]
+    [GeneratedRegex(@"Flush run (?<id>\S+) (?<outcome>complete|INCOMPLETE): tick=(?<tick>\S+) started=(?<started>\S+) finished=(?<finished>\S+) stop=(?<stop>\S+)")]
     private static partial Regex RunLinePattern();
+
+    /// <summary>The engine's report of a run: the counts (the scheduler's run line has none).</summary>
+    [GeneratedRegex(@"Flush (?<id>\S+) finished: complete=\S+ stop=\S+ drained=\S+ dryRun=\S+ messagesReceived=(?<received>\d+) messagesDeleted=(?<deleted>\d+)")]
+    private static partial Regex ReportLinePattern();
 
     [GeneratedRegex(@"Tick (?<tick>\S+) skipped: a run is in progress \(started=(?<started>[^)]+)\)")]
     private static partial Regex SkippedLinePattern();
@@ -319,7 +323,14 @@ public sealed partial class ServeCommandTests(SqsEmulatorFixture fixture, ITestO
             return serve;
         }
 
-        public List<RunLine> Runs() => RunLinePattern().Matches(Output).Select(m => new RunLine(
+        public List<RunLine> Runs()
+        {
+            string output = Output;
+            var reports = ReportLinePattern().Matches(output).ToDictionary(m => m.Groups["id"].Value, StringComparer.Ordinal);
+            return RunLinePattern().Matches(output).Where(m => reports.ContainsKey(m.Groups["id"].Value)).Select(m => Parse(m, reports[m.Groups["id"].Value])).ToList();
+        }
+
+        private static RunLine Parse(Match m, Match report) => new(
             m.Groups["id"].Value,
             m.Groups["outcome"].Value == "complete",
             m.Groups["stop"].Value,
@@ -327,8 +338,8 @@ public sealed partial class ServeCommandTests(SqsEmulatorFixture fixture, ITestO
             m.Groups["tick"].Value == "start" ? Time(m.Groups["started"].Value) : Time(m.Groups["tick"].Value),
             Time(m.Groups["started"].Value),
             Time(m.Groups["finished"].Value),
-            long.Parse(m.Groups["received"].Value, CultureInfo.InvariantCulture),
-            long.Parse(m.Groups["deleted"].Value, CultureInfo.InvariantCulture))).ToList();
+            long.Parse(report.Groups["received"].Value, CultureInfo.InvariantCulture),
+            long.Parse(report.Groups["deleted"].Value, CultureInfo.InvariantCulture));
 
         public List<(DateTimeOffset Tick, DateTimeOffset RunStarted)> SkippedTicks() =>
             SkippedLinePattern().Matches(Output).Select(m => (Time(m.Groups["tick"].Value), Time(m.Groups["started"].Value))).ToList();

@@ -64,7 +64,7 @@ internal static class FlushCommand
             await using var services = CommonOptions.BuildServices(configuration, parse.GetValue(CommonOptions.Verbose));
             var engine = services.GetRequiredService<FlushEngine>();
             // Settings first: making the SQS client reads them, and bad ones must exit 2 naming each one.
-            services.GetRequiredService<SettingsValidation>().ThrowIfInvalid();
+            engine.ThrowIfSettingsInvalid();
             // Only --json prints the counts; counting looks at every message body, so it is off otherwise.
             var sqsRequests = json ? SqsRequestCounter.Attach(services.GetRequiredKeyedService<IAmazonSQS>(FlushServiceCollectionExtensions.SqsServiceKey)) : null;
             var progress = new ProgressLine();

@@ -5,6 +5,7 @@ using BulkDispatch.Cli.Metrics;
 using BulkDispatch.Cli.Serve;
 using BulkDispatch.Flush;
 using BulkDispatch.Flush.Configuration;
+using BulkDispatch.Flush.Engine;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -107,7 +108,7 @@ internal static class ServeCommand
         {
             try
             {
-                check.GetRequiredService<SettingsValidation>().ThrowIfInvalid();
+                check.GetRequiredService<FlushEngine>().ThrowIfSettingsInvalid();
                 flush = check.GetRequiredService<IOptions<FlushOptions>>().Value;
             }
             catch (BulkDispatchConfigurationException ex)
@@ -181,7 +182,8 @@ internal static class ServeCommand
             .AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; })
             .AddConfiguration(configuration.GetSection("Logging"))
             .SetMinimumLevel(verbose ? LogLevel.Information : LogLevel.Warning)
-            .AddFilter(ServeService.LogCategory, LogLevel.Information); // the run lines, with or without --verbose
+            .AddFilter(ServeService.LogCategory, LogLevel.Information) // the run lines, with or without --verbose
+            .AddFilter(typeof(FlushEngine).FullName, LogLevel.Information); // and each run's report, logged once by the engine
         builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
 
         builder.Services.AddBulkDispatchFlush(configuration);

@@ -139,26 +139,19 @@ internal sealed partial class FlushScheduler
     /// <summary>One run, and its one log line. Never throws: a failed run is logged and the schedule goes on.</summary>
     private async Task RunOnceAsync(string tick, DateTimeOffset started, CancellationToken stoppingToken)
     {
-        long startTimestamp = _time.GetTimestamp();
         try
         {
             var report = await _run(stoppingToken);
             var finished = _time.GetUtcNow();
-            long durationMs = (long)_time.GetElapsedTime(startTimestamp).TotalMilliseconds;
-            string deadLettered = report.DeadLettered.Count == 0 ? "0" : string.Join(",", report.DeadLettered.Select(p => $"{p.Key}:{p.Value}"));
-            string left = report.ApproximateMessagesLeft?.ToString(CultureInfo.InvariantCulture) ?? "unknown";
+
+            // The engine logs the run's report (its counts) once; this line says only when the run ran and how it ended.
             if (report.Complete)
             {
-                LogRunComplete(_logger, report.RunId, tick, Format(started), Format(finished), durationMs, report.StopReason,
-                    report.MessagesReceived, report.MessagesDeleted, report.EventsReceived, report.EventsDelivered, report.VisitorsDelivered,
-                    report.RequestsSent, report.RequestsAccepted, report.BytesSent, deadLettered, report.TransientFailures, left);
+                LogRunComplete(_logger, report.RunId, tick, Format(started), Format(finished), report.StopReason);
             }
             else
             {
-                LogRunIncomplete(_logger, report.RunId, tick, Format(started), Format(finished), durationMs, report.StopReason,
-                    report.MessagesReceived, report.MessagesDeleted, report.EventsReceived, report.EventsDelivered, report.VisitorsDelivered,
-                    report.RequestsSent, report.RequestsAccepted, report.BytesSent, deadLettered, report.TransientFailures, left,
-                    report.LastFailure ?? "none");
+                LogRunIncomplete(_logger, report.RunId, tick, Format(started), Format(finished), report.StopReason, report.LastFailure ?? "none");
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -192,23 +185,12 @@ internal sealed partial class FlushScheduler
     private static void LogServing(ILogger logger, string schedule, string firstTick, bool runOnStart) =>
         LogServing(logger, schedule, firstTick, runOnStart ? "; running once now (--run-on-start)" : "");
 
-    [LoggerMessage(Level = LogLevel.Information, Message =
-        "Flush run {RunId} complete: tick={Tick} started={Started} finished={Finished} durationMs={DurationMs} stop={StopReason} " +
-        "messagesReceived={MessagesReceived} messagesDeleted={MessagesDeleted} eventsReceived={EventsReceived} eventsDelivered={EventsDelivered} " +
-        "visitorsDelivered={VisitorsDelivered} requests={RequestsSent} accepted={RequestsAccepted} bytes={BytesSent} deadLettered={DeadLettered} " +
-        "transientFailures={TransientFailures} left={Left}")]
-    private static partial void LogRunComplete(ILogger logger, string runId, string tick, string started, string finished, long durationMs, FlushStopReason stopReason,
-        long messagesReceived, long messagesDeleted, long eventsReceived, long eventsDelivered, long visitorsDelivered,
-        long requestsSent, long requestsAccepted, long bytesSent, string deadLettered, long transientFailures, string left);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Flush run {RunId} complete: tick={Tick} started={Started} finished={Finished} stop={StopReason}")]
+    private static partial void LogRunComplete(ILogger logger, string runId, string tick, string started, string finished, FlushStopReason stopReason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message =
-        "Flush run {RunId} INCOMPLETE: tick={Tick} started={Started} finished={Finished} durationMs={DurationMs} stop={StopReason} " +
-        "messagesReceived={MessagesReceived} messagesDeleted={MessagesDeleted} eventsReceived={EventsReceived} eventsDelivered={EventsDelivered} " +
-        "visitorsDelivered={VisitorsDelivered} requests={RequestsSent} accepted={RequestsAccepted} bytes={BytesSent} deadLettered={DeadLettered} " +
-        "transientFailures={TransientFailures} left={Left} lastFailure=\"{LastFailure}\"; undelivered messages stay in the queue for the next run")]
-    private static partial void LogRunIncomplete(ILogger logger, string runId, string tick, string started, string finished, long durationMs, FlushStopReason stopReason,
-        long messagesReceived, long messagesDeleted, long eventsReceived, long eventsDelivered, long visitorsDelivered,
-        long requestsSent, long requestsAccepted, long bytesSent, string deadLettered, long transientFailures, string left, string lastFailure);
+        "Flush run {RunId} INCOMPLETE: tick={Tick} started={Started} finished={Finished} stop={StopReason} lastFailure=\"{LastFailure}\"; undelivered messages stay in the queue for the next run")]
+    private static partial void LogRunIncomplete(ILogger logger, string runId, string tick, string started, string finished, FlushStopReason stopReason, string lastFailure);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Tick {Tick} skipped: a run is in progress (started={Started}); next tick at {NextTick}")]
     private static partial void LogTickSkipped(ILogger logger, string tick, string started, string nextTick);

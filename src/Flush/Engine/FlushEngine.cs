@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using Amazon.Runtime;
-using Amazon.SQS;
 using BulkDispatch.Core.Sqs;
 using BulkDispatch.Flush.Configuration;
 using BulkDispatch.Flush.Credentials;
@@ -35,7 +33,7 @@ public sealed record FlushRunOptions
 /// </summary>
 public sealed partial class FlushEngine
 {
-    private readonly Lazy<SqsCalls> _sqs; // created after the settings are validated
+    private readonly Lazy<SqsGateway> _sqs; // created after the settings are validated
     private readonly OptimizelyClient _client;
     private readonly SettingsValidation _validation;
     private readonly IOptions<SqsOptions> _sqsOptions;
@@ -45,9 +43,10 @@ public sealed partial class FlushEngine
     private readonly TimeProvider _time;
     private readonly FlushMetrics _metrics;
     private readonly ILogger<FlushEngine> _logger;
+    private readonly SqsRetryPolicy _receiveRetry;
 
     internal FlushEngine(
-        Lazy<SqsCalls> sqs,
+        Lazy<SqsGateway> sqs,
         OptimizelyClient client,
         SettingsValidation validation,
         IOptions<SqsOptions> sqsOptions,
@@ -68,17 +67,34 @@ public sealed partial class FlushEngine
         _time = time;
         _metrics = metrics;
         _logger = logger;
+        _receiveRetry = SqsQueueClient.ReceiveRetry(logger); // one instance: the gateway builds a pipeline per policy
     }
+
+    /// <summary>
+    /// Checks every setting the flush reads and throws one exception listing each bad one, naming it with a valid example.
+    /// <see cref="RunAsync(FlushRunOptions, CancellationToken)"/> does this first; a host calls it to fail before it
+    /// schedules anything (the CLI exits 2).
+    /// </summary>
+    /// <exception cref="BulkDispatchConfigurationException">A setting is missing or invalid.</exception>
+    public void ThrowIfSettingsInvalid() => _validation.ThrowIfInvalid();
 
     /// <summary>Runs one flush with the configured settings.</summary>
     /// <param name="cancellationToken">Stops receiving; what was received is still sent, within the run's own deadline.</param>
-    /// <exception cref="BulkDispatchConfigurationException">The settings are invalid or the queue cannot be used; nothing was received.</exception>
+    /// <exception cref="BulkDispatchConfigurationException">
+    /// The settings are invalid or the queue cannot be used (nothing was received); or a configuration error stopped the
+    /// run midway (e.g. Key Vault refused the credentials when they were read again): what was received and not yet
+    /// deleted comes back after its visibility timeout.
+    /// </exception>
     public Task<FlushReport> RunAsync(CancellationToken cancellationToken = default) => RunAsync(new FlushRunOptions(), cancellationToken);
 
     /// <summary>Runs one flush.</summary>
     /// <param name="runOptions">Dry run, or a shorter time budget.</param>
     /// <param name="cancellationToken">Stops receiving; what was received is still sent, within the run's own deadline.</param>
-    /// <exception cref="BulkDispatchConfigurationException">The settings are invalid or the queue cannot be used; nothing was received.</exception>
+    /// <exception cref="BulkDispatchConfigurationException">
+    /// The settings are invalid or the queue cannot be used (nothing was received); or a configuration error stopped the
+    /// run midway (e.g. Key Vault refused the credentials when they were read again): what was received and not yet
+    /// deleted comes back after its visibility timeout.
+    /// </exception>
     public async Task<FlushReport> RunAsync(FlushRunOptions runOptions, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(runOptions);
@@ -90,18 +106,17 @@ public sealed partial class FlushEngine
         activity?.SetTag("bulkdispatch.run_id", runId);
 
         var flush = _flushOptions.Value;
-        QueueInfo queue;
+        SqsQueueDescription queue;
         try
         {
             queue = await QueueAccess.DescribeAsync(_sqs.Value, _sqsOptions.Value, cancellationToken);
         }
-        catch (Exception ex) when (ex is HttpRequestException or IOException or AmazonServiceException
-            || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (SqsRequestFailedException ex)
         {
             // SQS unreachable or failing before anything was received: transient like any other failure.
             // Nothing was taken from the queue, so nothing is lost; the next run tries again.
             _metrics.TransientFailures.Add(1);
-            string failure = VaultFailure(ex)?.Message ?? $"SQS could not be reached: {ex.Message}";
+            string failure = VaultFailure(ex)?.Message ?? $"SQS could not be reached: {ex.InnerException?.Message ?? ex.Message}";
             LogNotStarted(_logger, runId, failure);
             return Finish(FlushReport.NotStarted(runId, started, _time.GetElapsedTime(startTimestamp), failure), activity);
         }
@@ -113,7 +128,7 @@ public sealed partial class FlushEngine
         }
 
         var counters = new RunCounters(_metrics);
-        var run = new FlushRun(Seams(queue), new EventApiSink(_client, counters), Settings(flush, queue, maxDuration, runOptions.DryRun, runId), _time, counters, _logger)
+        var run = new FlushRun(Seams(queue, flush), new EventApiSink(_client, counters), Settings(flush, queue, maxDuration, runOptions.DryRun, runId), _time, counters, _logger)
         {
             Progress = runOptions.Progress,
         };
@@ -134,19 +149,19 @@ public sealed partial class FlushEngine
         return null;
     }
 
-    private QueueSeams Seams(QueueInfo queue)
+    private QueueSeams Seams(SqsQueueDescription queue, FlushOptions flush)
     {
-        var sqs = new SqsQueueClient(_sqs.Value, queue.QueueUrl);
+        var sqs = new SqsQueueClient(_sqs.Value, queue.QueueUrl, flush.ReceiveTimeoutMargin, _receiveRetry);
         IDeadLetterQueue deadLetters = queue.DeadLetterQueueUrl is { } url ? new SqsDeadLetterQueue(_sqs.Value, url) : new MissingDeadLetterQueue();
         return new QueueSeams(sqs, sqs, sqs, deadLetters, sqs);
     }
 
-    private RunSettings Settings(FlushOptions flush, QueueInfo queue, TimeSpan maxDuration, bool dryRun, string runId)
+    private RunSettings Settings(FlushOptions flush, SqsQueueDescription queue, TimeSpan maxDuration, bool dryRun, string runId)
     {
         var legacy = _legacyOptions.Value;
         return new RunSettings(
-            flush.ReceiveConcurrency, flush.ReceiveWaitTime, flush.ReceiveTimeoutMargin, flush.MaxMessagesPerRun, flush.MaxBufferedBytes,
-            flush.BatchLinger, flush.SendConcurrency, maxDuration, flush.SendGrace, queue,
+            flush.ReceiveConcurrency, flush.ReceiveWaitTime, flush.MaxMessagesPerRun, flush.MaxBufferedBytes,
+            flush.BatchLinger, flush.SendConcurrency, maxDuration, flush.SendGrace, queue.VisibilityTimeoutSeconds, queue.MaxMessageBytes,
             new AdmissionRules(_optimizelyOptions.Value.AllowedEndpointUris(), legacy.ToHeader(), legacy.MissingSettings(), flush.MaxRequestBytes),
             dryRun, runId);
     }

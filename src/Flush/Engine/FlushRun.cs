@@ -1,7 +1,8 @@
+using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
+using BulkDispatch.Flush.Configuration;
 using BulkDispatch.Flush.Engine.Stages;
 using BulkDispatch.Flush.Packing;
-using BulkDispatch.Flush.Queue;
 using BulkDispatch.Flush.Reporting;
 using Microsoft.Extensions.Logging;
 
@@ -16,18 +17,18 @@ internal interface IQueueDepth
 /// <summary>The run's doors to the queue: one per stage that calls SQS, and the dead-letter queue (or its stand-in).</summary>
 internal sealed record QueueSeams(IMessageSource Source, IMessageDeleter Deleter, IVisibilityChanger Visibility, IDeadLetterQueue DeadLetters, IQueueDepth Depth);
 
-/// <summary>One run's settings: the flush settings, the queue's own limits, the time budget, and what kind of run it is.</summary>
+/// <summary>One run's settings: the flush settings, the queue's own limits (its visibility timeout and MaximumMessageSize), the time budget, and what kind of run it is.</summary>
 internal sealed record RunSettings(
     int ReceiveConcurrency,
     TimeSpan ReceiveWaitTime,
-    TimeSpan ReceiveTimeoutMargin,
     int MaxMessagesPerRun,
     long MaxBufferedBytes,
     TimeSpan BatchLinger,
     int SendConcurrency,
     TimeSpan MaxDuration,
     TimeSpan SendGrace,
-    QueueInfo Queue,
+    int VisibilityTimeoutSeconds,
+    int MaxMessageBytes,
     AdmissionRules Admission,
     bool DryRun,
     string RunId);
@@ -45,11 +46,18 @@ internal sealed record RunSettings(
 /// A dry run differs only by its sinks: requests are listed, not sent; dead letters counted, not placed;
 /// and the messages, all kept, are made visible again at the end.
 /// </summary>
-internal sealed class FlushRun(QueueSeams queue, IRequestSink eventApi, RunSettings settings, TimeProvider time, RunCounters counters, ILogger log)
+internal sealed partial class FlushRun(QueueSeams queue, IRequestSink eventApi, RunSettings settings, TimeProvider time, RunCounters counters, ILogger log)
 {
+    private ExceptionDispatchInfo? _stageFailure;
+
     /// <summary>Called about twice a second with the run's counts so far (for a progress line).</summary>
     public Action<FlushProgress>? Progress { get; init; }
 
+    /// <summary>
+    /// Runs every stage and reports. A stage that fails (a configuration error mid-run, e.g. Key Vault refusing the
+    /// credentials when they are read again) aborts the run: the other stages end at once, nothing more is deleted
+    /// (held messages come back after their visibility timeout), and the failure is rethrown once all have ended.
+    /// </summary>
     public async Task<FlushReport> RunAsync(DateTimeOffset startedAt, long startTimestamp, CancellationToken hostToken)
     {
         string runId = settings.RunId;
@@ -67,16 +75,16 @@ internal sealed class FlushRun(QueueSeams queue, IRequestSink eventApi, RunSetti
         var deletions = Channel.CreateUnbounded<InFlightMessage>();
         var ledger = new InFlightLedger(budget, deletions.Writer, kept);
 
-        var receiver = new Receiver(queue.Source, ledger, budget, ReceiveSettings(), deadlines, counters, time, log, runId);
+        var receiver = new Receiver(queue.Source, ledger, budget, ReceiveSettings(), deadlines, counters, time);
         var admission = new Admission(settings.Admission, ledger, counters, log, runId);
         var packer = new Packer(settings.Admission.MaxRequestBytes, settings.BatchLinger, budget, ledger, deadlines, counters, time, log, runId);
         var sender = new Sender(requestSink, settings.SendConcurrency, ledger, deadlines, counters, log, runId);
         var deadLetterer = new DeadLetterer(deadLetterQueue, ledger, deadlines, counters, log, runId);
         var deleter = new Deleter(queue.Deleter, ledger, deadlines, counters, time, log, runId);
-        var visibility = new VisibilityKeeper(queue.Visibility, ledger, settings.Queue.VisibilityTimeoutSeconds, time, log, runId);
+        var visibility = new VisibilityKeeper(queue.Visibility, ledger, settings.VisibilityTimeoutSeconds, time, log, runId);
 
         using var sideline = new CancellationTokenSource();
-        var leases = Task.Run(() => visibility.RunAsync(sideline.Token), CancellationToken.None);
+        var leases = Task.Run(() => Guarded(() => visibility.RunAsync(sideline.Token), deadlines), CancellationToken.None);
         var progress = Task.Run(() => ReportProgressAsync(ledger, startTimestamp, sideline.Token), CancellationToken.None);
 
         // Admission and packing take turns on one exclusive scheduler, as one thread's worth of CPU: run side by
@@ -85,12 +93,12 @@ internal sealed class FlushRun(QueueSeams queue, IRequestSink eventApi, RunSetti
         var assembly = new ConcurrentExclusiveSchedulerPair().ExclusiveScheduler;
 
         // receive → admit (decode) → pack → send; dead letters and deletions alongside.
-        var receiving = Task.Run(() => receiver.RunAsync(received.Writer), CancellationToken.None);
+        var receiving = Task.Run(() => Guarded(() => receiver.RunAsync(received.Writer), deadlines), CancellationToken.None);
         var admitting = Task.Factory.StartNew(() => admission.RunAsync(received.Reader, decoded.Writer, deadLetters.Writer), CancellationToken.None, TaskCreationOptions.None, assembly).Unwrap();
         var packing = Task.Factory.StartNew(() => packer.RunAsync(decoded.Reader, requests.Writer), CancellationToken.None, TaskCreationOptions.None, assembly).Unwrap();
         var sending = Task.Run(() => sender.RunAsync(requests.Reader, deadLetters.Writer), CancellationToken.None);
-        var deadLettering = Task.Run(() => deadLetterer.RunAsync(deadLetters.Reader), CancellationToken.None);
-        var deleting = Task.Run(() => deleter.RunAsync(deletions.Reader), CancellationToken.None);
+        var deadLettering = Task.Run(() => Guarded(() => deadLetterer.RunAsync(deadLetters.Reader), deadlines), CancellationToken.None);
+        var deleting = Task.Run(() => Guarded(() => deleter.RunAsync(deletions.Reader), deadlines), CancellationToken.None);
 
         await Task.WhenAll(receiving, admitting, packing, sending);
         deadLetters.Writer.TryComplete(); // its writers, admission and the sender, are done
@@ -99,19 +107,41 @@ internal sealed class FlushRun(QueueSeams queue, IRequestSink eventApi, RunSetti
         await deleting;
         await sideline.CancelAsync();
         await Task.WhenAll(leases, progress);
-        await kept.FinishAsync(deadlines.Settling);
-        long? left = await queue.Depth.ApproximateDepthAsync(deadlines.Settling);
+        await Guarded(() => kept.FinishAsync(deadlines.Settling), deadlines);
+        long? left = null;
+        await Guarded(async () => left = await queue.Depth.ApproximateDepthAsync(deadlines.Settling), deadlines);
+        _stageFailure?.Throw();
 
         var stop = deadlines.GaveUp ? FlushStopReason.TransientFailure : receiver.StopReason;
         return Report(startedAt, time.GetElapsedTime(startTimestamp), stop, left, dryRun?.Planned ?? []);
     }
 
+    /// <summary>
+    /// Runs a stage that calls SQS: a failure it does not handle itself (one retrying cannot fix, such as a
+    /// configuration error from the credentials) is kept for <see cref="RunAsync"/> to rethrow, and aborts the run.
+    /// </summary>
+    private async Task Guarded(Func<Task> stage, RunDeadlines deadlines)
+    {
+        try
+        {
+            await stage();
+        }
+        catch (Exception ex)
+        {
+            if (Interlocked.CompareExchange(ref _stageFailure, ExceptionDispatchInfo.Capture(ex), null) is null)
+            {
+                LogAborted(log, settings.RunId, ex is BulkDispatchConfigurationException configuration ? string.Join(" ", configuration.Errors) : ex.Message);
+            }
+
+            deadlines.Abort();
+        }
+    }
+
     private ReceiveSettings ReceiveSettings() => new(
         settings.ReceiveConcurrency,
         settings.ReceiveWaitTime,
-        settings.ReceiveTimeoutMargin,
-        settings.Queue.MaxMessageBytes,
-        settings.Queue.VisibilityTimeoutSeconds,
+        settings.MaxMessageBytes,
+        settings.VisibilityTimeoutSeconds,
         settings.MaxMessagesPerRun);
 
     private FlushReport Report(DateTimeOffset startedAt, TimeSpan duration, FlushStopReason stop, long? left, IReadOnlyList<PlannedRequest> planned)
@@ -168,4 +198,7 @@ internal sealed class FlushRun(QueueSeams queue, IRequestSink eventApi, RunSetti
             Progress(counters.Progress(time.GetElapsedTime(startTimestamp), ledger.HeldBytes));
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Flush {RunId}: stopping at once: {Failure}. Nothing more is received or deleted; held messages come back after their visibility timeout")]
+    private static partial void LogAborted(ILogger logger, string runId, string failure);
 }

@@ -1,3 +1,5 @@
+using BulkDispatch.Core.Sqs;
+
 namespace BulkDispatch.Flush.Engine;
 
 /// <summary>A message as the receiver hands it on: what the rest of the run needs of it, nothing of the SDK's types.</summary>
@@ -31,6 +33,10 @@ internal readonly record struct EntryResult(EntryStatus Status, string? Code = n
     /// <summary>Every entry of a call that failed as a whole.</summary>
     public static EntryResult[] AllFailed(int count, QueueCallException error) =>
         Enumerable.Repeat(Failed(error.Kind, error.Message), count).ToArray();
+
+    /// <summary>The gateway's outcome of every entry of a batch call, in order.</summary>
+    public static EntryResult[] From(SqsBatchResult result) =>
+        result.Outcomes.Select(o => o.Succeeded ? Done : Failed(o.Code ?? "", o.Message ?? "")).ToArray();
 }
 
 /// <summary>
@@ -67,4 +73,8 @@ internal sealed class QueueCallException : Exception
 
     /// <summary>Retrying cannot help (no such queue, access denied): the run stops and says so.</summary>
     public bool Fatal { get; }
+
+    /// <summary>The gateway's failure, as the stages see it.</summary>
+    public static QueueCallException From(SqsRequestFailedException failure) =>
+        new(failure.Message, failure.ErrorCode, failure.Kind == SqsFailureKind.Fatal, failure);
 }

@@ -65,6 +65,24 @@ internal sealed partial class RunDeadlines : IDisposable
         }
     }
 
+    /// <summary>
+    /// Ends the run now, after a stage failed with an error retrying cannot fix (a configuration error mid-run): nothing
+    /// more is received, sent, deleted or dead-lettered; what is held comes back after its visibility timeout.
+    /// </summary>
+    public void Abort()
+    {
+        foreach (var source in new[] { _receiving, _sending, _settling })
+        {
+            try
+            {
+                source.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
+    }
+
     public void Dispose()
     {
         _receiving.Dispose();

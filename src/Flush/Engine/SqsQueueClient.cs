@@ -1,38 +1,55 @@
 using System.Globalization;
-using Amazon.Runtime;
-using Amazon.SQS;
 using Amazon.SQS.Model;
+using BulkDispatch.Core.Configuration;
+using BulkDispatch.Core.Sqs;
 using BulkDispatch.Core.Wire;
 using BulkDispatch.Flush.Engine.Stages;
-using BulkDispatch.Flush.Queue;
+using Microsoft.Extensions.Logging;
 
 namespace BulkDispatch.Flush.Engine;
 
 /// <summary>
-/// The engine's only door to SQS: the narrow calls its stages need (receive, delete, extend, depth), each a
-/// thin translation of one <see cref="IAmazonSQS"/> call. SDK failures become <see cref="QueueCallException"/>,
-/// fatal or not as <see cref="QueueAccess.IsFatal"/> decides; cancellation passes through unchanged.
+/// The engine's only door to its queue: the narrow calls its stages need (receive, delete, extend, depth), each one
+/// call of the <see cref="SqsGateway"/>. A receive runs under <paramref name="receiveRetry"/> with its own timeout
+/// (the wait plus <paramref name="receiveTimeoutMargin"/>), both the gateway's; a receive that still fails becomes a
+/// <see cref="QueueCallException"/>. Batch calls are not retried (a message not deleted comes back and is delivered
+/// again) and answer one result per entry; cancellation passes through unchanged.
 /// </summary>
-internal sealed class SqsQueueClient(SqsCalls sqs, string queueUrl) : IMessageSource, IMessageDeleter, IVisibilityChanger, IQueueDepth
+internal sealed partial class SqsQueueClient(SqsGateway gateway, string queueUrl, TimeSpan receiveTimeoutMargin, SqsRetryPolicy receiveRetry)
+    : IMessageSource, IMessageDeleter, IVisibilityChanger, IQueueDepth
 {
-    private static readonly List<string> ReceiveAttributes = ["ApproximateReceiveCount"];
+    /// <summary>Attempts of one receive before the run gives up as transient.</summary>
+    public const int ReceiveAttempts = 3;
+
+    private static readonly string[] ReceiveAttributes = ["ApproximateReceiveCount"];
+
+    /// <summary>
+    /// The receive path's one retry policy: <see cref="ReceiveAttempts"/> attempts in a row, each with the receive's own
+    /// timeout; a fatal error (no such queue, access denied) is not retried. Create it once per engine and reuse it.
+    /// </summary>
+    public static SqsRetryPolicy ReceiveRetry(ILogger logger) => new()
+    {
+        MaxRetries = ReceiveAttempts - 1,
+        OnRetry = e => LogReceiveRetry(logger, e.Attempt + 1, ReceiveAttempts, e.Exception?.Message ?? "no answer"),
+    };
 
     public async Task<IReadOnlyList<ReceivedMessage>> ReceiveAsync(int maxMessages, int waitSeconds, CancellationToken cancellationToken)
     {
-        var response = await SqsCall.Run(() => sqs.ReceiveMessageAsync(
-            new ReceiveMessageRequest
-            {
-                QueueUrl = queueUrl,
-                MaxNumberOfMessages = maxMessages,
-                WaitTimeSeconds = waitSeconds,
-                MessageSystemAttributeNames = ReceiveAttributes,
-            },
-            cancellationToken));
-
-        // AWSSDK 4.x answers null, not an empty list, when nothing arrived.
-        if (response.Messages is not { Count: > 0 } messages)
+        var request = new SqsReceiveRequest(queueUrl)
         {
-            return [];
+            MaxMessages = maxMessages,
+            WaitTime = TimeSpan.FromSeconds(waitSeconds),
+            TimeoutMargin = receiveTimeoutMargin,
+            SystemAttributeNames = ReceiveAttributes,
+        };
+        IReadOnlyList<Message> messages;
+        try
+        {
+            messages = await gateway.ReceiveAsync(request, receiveRetry, cancellationToken);
+        }
+        catch (SqsRequestFailedException ex)
+        {
+            throw QueueCallException.From(ex);
         }
 
         var received = new ReceivedMessage[messages.Count];
@@ -44,108 +61,85 @@ internal sealed class SqsQueueClient(SqsCalls sqs, string queueUrl) : IMessageSo
         return received;
     }
 
-    public async Task<IReadOnlyList<EntryResult>> DeleteAsync(IReadOnlyList<string> receiptHandles, CancellationToken cancellationToken)
-    {
-        var response = await SqsCall.Run(() => sqs.DeleteMessageBatchAsync(
-            new DeleteMessageBatchRequest
-            {
-                QueueUrl = queueUrl,
-                Entries = receiptHandles.Select((h, i) => new DeleteMessageBatchRequestEntry(SqsCall.Id(i), h)).ToList(),
-            },
-            cancellationToken));
-        return SqsCall.Outcomes(receiptHandles.Count, response.Successful?.Select(s => s.Id), response.Failed);
-    }
+    public async Task<IReadOnlyList<EntryResult>> DeleteAsync(IReadOnlyList<string> receiptHandles, CancellationToken cancellationToken) =>
+        EntryResult.From(await gateway.DeleteBatchAsync(queueUrl, receiptHandles, SqsRetryPolicy.None, cancellationToken));
 
-    public async Task<IReadOnlyList<EntryResult>> ChangeVisibilityAsync(IReadOnlyList<string> receiptHandles, int visibilitySeconds, CancellationToken cancellationToken)
-    {
-        var response = await SqsCall.Run(() => sqs.ChangeMessageVisibilityBatchAsync(
-            new ChangeMessageVisibilityBatchRequest
-            {
-                QueueUrl = queueUrl,
-                Entries = receiptHandles.Select((h, i) => new ChangeMessageVisibilityBatchRequestEntry(SqsCall.Id(i), h) { VisibilityTimeout = visibilitySeconds }).ToList(),
-            },
-            cancellationToken));
-        return SqsCall.Outcomes(receiptHandles.Count, response.Successful?.Select(s => s.Id), response.Failed);
-    }
+    public async Task<IReadOnlyList<EntryResult>> ChangeVisibilityAsync(IReadOnlyList<string> receiptHandles, int visibilitySeconds, CancellationToken cancellationToken) =>
+        EntryResult.From(await gateway.ChangeVisibilityBatchAsync(queueUrl, receiptHandles, visibilitySeconds, SqsRetryPolicy.None, cancellationToken));
 
     public async Task<long?> ApproximateDepthAsync(CancellationToken cancellationToken)
     {
         try
         {
-            var attributes = await SqsCall.Run(() => sqs.GetQueueAttributesAsync(
-                new GetQueueAttributesRequest { QueueUrl = queueUrl, AttributeNames = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] },
-                cancellationToken));
-            return (long)attributes.ApproximateNumberOfMessages + attributes.ApproximateNumberOfMessagesNotVisible;
+            var depth = await gateway.GetDepthAsync(queueUrl, SqsRetryPolicy.None, cancellationToken);
+            return depth.Visible + depth.InFlight;
         }
-        catch (Exception ex) when (ex is QueueCallException or OperationCanceledException)
+        catch (Exception ex) when (ex is SqsRequestFailedException or OperationCanceledException)
         {
             return null; // only for the report
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Flush: a receive failed (attempt {Attempt} of {Attempts}: {Failure}); retrying")]
+    private static partial void LogReceiveRetry(ILogger logger, int attempt, int attempts, string failure);
 }
 
-/// <summary>The dead-letter queue: permanent failures go here with their reason and detail as message attributes.</summary>
-internal sealed class SqsDeadLetterQueue(SqsCalls sqs, string deadLetterQueueUrl) : IDeadLetterQueue
+/// <summary>
+/// The dead-letter queue: permanent failures go here, each copy with its reason and detail as message attributes
+/// (as far as they fit). Its MaximumMessageSize is read once, when the first dead letter comes.
+/// </summary>
+internal sealed class SqsDeadLetterQueue(SqsGateway gateway, string deadLetterQueueUrl) : IDeadLetterQueue
 {
-    private const int MaxDetailLength = 1000;
+    private static readonly string[] SizeAttribute = ["MaximumMessageSize"];
+    private int _maxMessageBytes;
 
-    public async Task<IReadOnlyList<EntryResult>> SendAsync(IReadOnlyList<DeadLetter> batch, CancellationToken cancellationToken)
+    public string Name => UrlRedaction.Redact(deadLetterQueueUrl);
+
+    public async ValueTask<int> MaxMessageBytesAsync(CancellationToken cancellationToken)
     {
-        var response = await SqsCall.Run(() => sqs.SendMessageBatchAsync(
-            new SendMessageBatchRequest
+        if (_maxMessageBytes == 0)
+        {
+            try
             {
-                QueueUrl = deadLetterQueueUrl,
-                Entries = batch.Select((d, i) => new SendMessageBatchRequestEntry(SqsCall.Id(i), d.Body)
-                {
-                    MessageAttributes = new Dictionary<string, MessageAttributeValue>
-                    {
-                        [WireFormat.ReasonAttribute] = new() { DataType = "String", StringValue = d.Reason },
-                        [WireFormat.DetailAttribute] = new() { DataType = "String", StringValue = Truncate(d.Detail, MaxDetailLength) },
-                    },
-                }).ToList(),
-            },
-            cancellationToken));
-        return SqsCall.Outcomes(batch.Count, response.Successful?.Select(s => s.Id), response.Failed);
+                var attributes = await gateway.GetQueueAttributesAsync(deadLetterQueueUrl, SizeAttribute, SqsRetryPolicy.None, cancellationToken);
+                _maxMessageBytes = attributes.TryGetValue(SizeAttribute[0], out var text) && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int bytes) && bytes > 0
+                    ? bytes
+                    : SqsLimits.MaxMessageBytes;
+            }
+            catch (SqsRequestFailedException)
+            {
+                return SqsLimits.MaxMessageBytes; // read again with the next batch; SQS judges each copy meanwhile
+            }
+        }
+
+        return _maxMessageBytes;
     }
 
-    private static string Truncate(string text, int max) => text.Length <= max ? text : text[..max] + "…";
-}
-
-/// <summary>What every call above shares: entry ids, per-entry outcomes, and the one translation of SDK failures.</summary>
-internal static class SqsCall
-{
-    public static string Id(int index) => index.ToString(CultureInfo.InvariantCulture);
-
-    public static async Task<T> Run<T>(Func<Task<T>> call)
+    public async Task<IReadOnlyList<EntryResult>> SendAsync(IReadOnlyList<DeadLetterCopy> batch, CancellationToken cancellationToken)
     {
-        try
-        {
-            return await call();
-        }
-        catch (AmazonSQSException ex)
-        {
-            throw new QueueCallException(ex.Message, ex.ErrorCode ?? ex.GetType().Name, QueueAccess.IsFatal(ex), ex);
-        }
-        catch (Exception ex) when (ex is AmazonServiceException or HttpRequestException or IOException)
-        {
-            throw new QueueCallException(ex.Message, ex.GetType().Name, fatal: false, ex);
-        }
+        var messages = batch.Select(c => new SqsOutgoingMessage(c.Body, Attributes(c))).ToList();
+        int limit = await MaxMessageBytesAsync(cancellationToken);
+        return EntryResult.From(await gateway.SendBatchAsync(deadLetterQueueUrl, messages, limit, SqsRetryPolicy.None, cancellationToken));
     }
 
-    /// <summary>One result per entry, by index; an entry SQS names in neither list failed.</summary>
-    public static EntryResult[] Outcomes(int count, IEnumerable<string>? successful, IEnumerable<BatchResultErrorEntry>? failed)
+    private static Dictionary<string, MessageAttributeValue>? Attributes(DeadLetterCopy copy)
     {
-        var results = Enumerable.Repeat(EntryResult.Failed("NoAnswer", "SQS did not report this entry"), count).ToArray();
-        foreach (var id in successful ?? [])
+        if (copy.Reason is null && copy.Detail is null)
         {
-            results[int.Parse(id, CultureInfo.InvariantCulture)] = EntryResult.Done;
+            return null;
         }
 
-        foreach (var f in failed ?? [])
+        var attributes = new Dictionary<string, MessageAttributeValue>(StringComparer.Ordinal);
+        if (copy.Reason is not null)
         {
-            results[int.Parse(f.Id, CultureInfo.InvariantCulture)] = EntryResult.Failed(f.Code, f.Message);
+            attributes[WireFormat.ReasonAttribute] = new() { DataType = "String", StringValue = copy.Reason };
         }
 
-        return results;
+        if (copy.Detail is not null)
+        {
+            attributes[WireFormat.DetailAttribute] = new() { DataType = "String", StringValue = copy.Detail };
+        }
+
+        return attributes;
     }
 }

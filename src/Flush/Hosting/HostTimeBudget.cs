@@ -11,7 +11,7 @@ namespace BulkDispatch.Flush.Hosting;
 /// its own deadline first: receiving stops early enough that <c>SendGrace</c> and a margin for
 /// start-up and the report still fit.
 /// </summary>
-internal static class HostTimeBudget
+public static class HostTimeBudget
 {
     /// <summary>The app setting that overrides host.json's <c>functionTimeout</c>.</summary>
     public const string FunctionTimeoutOverride = "AzureFunctionsJobHost__functionTimeout";

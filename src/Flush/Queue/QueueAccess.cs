@@ -1,21 +1,8 @@
-using System.Runtime.ExceptionServices;
-using Amazon.SQS;
 using BulkDispatch.Core.Configuration;
 using BulkDispatch.Core.Sqs;
 using BulkDispatch.Flush.Configuration;
 
 namespace BulkDispatch.Flush.Queue;
-
-/// <summary>What the flush needs to know about its queue before the first receive.</summary>
-/// <param name="QueueUrl">The queue.</param>
-/// <param name="DeadLetterQueueUrl">Where permanent failures go, if anywhere.</param>
-/// <param name="VisibilityTimeoutSeconds">The queue's default visibility timeout.</param>
-/// <param name="MaxMessageBytes">The queue's MaximumMessageSize: the most one received message can weigh.</param>
-internal sealed record QueueInfo(string QueueUrl, string? DeadLetterQueueUrl, int VisibilityTimeoutSeconds, int MaxMessageBytes = QueueInfo.SqsMaxMessageBytes)
-{
-    /// <summary>SQS's largest message (1 MiB), assumed when the queue does not say.</summary>
-    public const int SqsMaxMessageBytes = SqsLimits.MaxMessageBytes;
-}
 
 /// <summary>
 /// The flush's view of its queue: the gateway's description, with fatal SQS errors (wrong queue, no access) turned into
@@ -24,23 +11,6 @@ internal sealed record QueueInfo(string QueueUrl, string? DeadLetterQueueUrl, in
 /// </summary>
 public static class QueueAccess
 {
-    /// <summary>The queue as <see cref="SqsGateway.DescribeQueueAsync"/> finds it, for the flush engine.</summary>
-    /// <exception cref="BulkDispatchConfigurationException">The queue does not exist or SQS refuses access.</exception>
-    /// <remarks>A transient failure is rethrown as what the AWS SDK or the network threw, as the engine expects.</remarks>
-    internal static async Task<QueueInfo> DescribeAsync(SqsCalls sqs, SqsOptions options, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var d = await DescribeAsync(sqs.Gateway, options, cancellationToken);
-            return new QueueInfo(d.QueueUrl, d.DeadLetterQueueUrl, d.VisibilityTimeoutSeconds, d.MaxMessageBytes);
-        }
-        catch (SqsRequestFailedException ex) when (ex.InnerException is not null)
-        {
-            ExceptionDispatchInfo.Capture(ex.InnerException).Throw();
-            throw;
-        }
-    }
-
     /// <summary>The queue, its settings and its dead-letter queue (the setting, else the RedrivePolicy target).</summary>
     /// <param name="gateway">The gateway to the queue's SQS.</param>
     /// <param name="options">The <c>BulkDispatch__Sqs__*</c> settings.</param>
@@ -74,9 +44,6 @@ public static class QueueAccess
     public static string QueueSetting(SqsOptions options) => string.IsNullOrWhiteSpace(options.QueueUrl)
         ? $"BulkDispatch__Sqs__QueueName ('{options.QueueName}' in {options.Region})"
         : $"BulkDispatch__Sqs__QueueUrl ({SettingsBinder.Show(options.QueueUrl)})";
-
-    /// <summary>Errors that retrying cannot fix: stop the run and tell the operator.</summary>
-    internal static bool IsFatal(AmazonSQSException ex) => SqsErrors.Classify(ex) == SqsFailureKind.Fatal;
 
     private static bool IsMissingQueue(SqsRequestFailedException ex) =>
         ex.InnerException is Amazon.SQS.Model.QueueDoesNotExistException || ex.ErrorCode is "AWS.SimpleQueueService.NonExistentQueue" or "QueueDoesNotExist";

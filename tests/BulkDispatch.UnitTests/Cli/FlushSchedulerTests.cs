@@ -55,7 +55,8 @@ public sealed class FlushSchedulerTests
         Assert.Equal(2, scheduler.TicksSkipped);
         var line = Assert.Single(log.Lines, l => l.Contains("Flush run run-1 complete", StringComparison.Ordinal));
         Assert.Contains("tick=2026-01-01T00:00:02.000Z started=2026-01-01T00:00:02.000Z finished=2026-01-01T00:00:06.000Z", line, StringComparison.Ordinal);
-        Assert.Contains("messagesReceived=5 messagesDeleted=5", line, StringComparison.Ordinal);
+        Assert.EndsWith("stop=QueueEmpty", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("messagesReceived", line, StringComparison.Ordinal); // the engine's report has the counts
     }
 
     [Fact]

@@ -1,95 +1,48 @@
 using System.Threading.Channels;
 using BulkDispatch.Flush.Reporting;
-using Microsoft.Extensions.Logging;
-using Polly;
-using Polly.Retry;
-using Polly.Timeout;
 
 namespace BulkDispatch.Flush.Engine.Stages;
 
 /// <summary>Where the receiver gets messages.</summary>
 internal interface IMessageSource
 {
-    /// <summary>One long-poll receive of at most <paramref name="maxMessages"/>; empty when the poll ended with nothing.</summary>
-    /// <exception cref="QueueCallException">SQS refused or could not be reached.</exception>
+    /// <summary>
+    /// One long-poll receive of at most <paramref name="maxMessages"/>, with its own timeout and retries; empty when the
+    /// poll ended with nothing.
+    /// </summary>
+    /// <exception cref="QueueCallException">SQS refused, or could not be reached after the retries.</exception>
     Task<IReadOnlyList<ReceivedMessage>> ReceiveAsync(int maxMessages, int waitSeconds, CancellationToken cancellationToken);
 }
 
 /// <summary>How the receiver asks: its loops, its long poll, and the size of the largest message the queue takes.</summary>
-internal sealed record ReceiveSettings(int Loops, TimeSpan WaitTime, TimeSpan TimeoutMargin, int MaxMessageBytes, int VisibilityTimeoutSeconds, int MaxMessages);
+internal sealed record ReceiveSettings(int Loops, TimeSpan WaitTime, int MaxMessageBytes, int VisibilityTimeoutSeconds, int MaxMessages);
 
 /// <summary>
 /// Receiving. Reads the queue only; writes every received message, admitted to the ledger, to its output.
 /// Parallel long-poll loops; each first reserves what its messages may weigh (<c>MaxMessageBytes</c> each, or what
-/// recent messages with their decompressed payloads weighed) from the memory budget and its share of the message quota, and gives each receive its own timeout. A loop ends
-/// when a receive answers empty, the quota is spent, <see cref="RunDeadlines.Receiving"/> is cancelled, or
-/// three receives in a row failed (the run then gives up). The output completes when every loop has ended.
+/// recent messages with their decompressed payloads weighed) from the memory budget and its share of the message
+/// quota (each receive has its own timeout and retries: the source's). A loop ends when a receive answers empty,
+/// the quota is spent, <see cref="RunDeadlines.Receiving"/> is cancelled, or a receive failed for good (the run
+/// then gives up). The output completes when every loop has ended.
 /// </summary>
-internal sealed partial class Receiver
+internal sealed class Receiver(IMessageSource source, InFlightLedger ledger, ByteBudget budget, ReceiveSettings settings, RunDeadlines deadlines, RunCounters counters, TimeProvider time)
 {
-    private readonly IMessageSource _source;
-    private readonly InFlightLedger _ledger;
-    private readonly ByteBudget _budget;
-    private readonly ReceiveQuota _quota;
-    private readonly ReceiveSettings _settings;
-    private readonly RunDeadlines _deadlines;
-    private readonly RunCounters _counters;
-    private readonly TimeProvider _time;
-    private readonly ILogger _log;
-    private readonly string _runId;
-    private readonly ResiliencePipeline _receive;
+    private readonly ReceiveQuota _quota = new(settings.MaxMessages);
     private int _emptyLoops, _deferredLoops;
     private volatile bool _quotaSpent;
-
-    public Receiver(IMessageSource source, InFlightLedger ledger, ByteBudget budget, ReceiveSettings settings, RunDeadlines deadlines, RunCounters counters, TimeProvider time, ILogger log, string runId)
-    {
-        _source = source;
-        _ledger = ledger;
-        _budget = budget;
-        _quota = new ReceiveQuota(settings.MaxMessages);
-        _settings = settings;
-        _deadlines = deadlines;
-        _counters = counters;
-        _time = time;
-        _log = log;
-        _runId = runId;
-
-        // Three attempts in a row, each with its own timeout a little above the long poll (receives have been
-        // seen to hang); a fatal error (no such queue, access denied) is not retried.
-        _receive = new ResiliencePipelineBuilder { TimeProvider = time }
-            .AddRetry(new RetryStrategyOptions
-            {
-                MaxRetryAttempts = 2,
-                Delay = TimeSpan.Zero,
-                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception switch
-                {
-                    QueueCallException failure => !failure.Fatal,
-                    TimeoutRejectedException => true,
-                    OperationCanceledException => !args.Context.CancellationToken.IsCancellationRequested,
-                    _ => false,
-                }),
-                OnRetry = args =>
-                {
-                    LogReceiveProblem(_log, _runId, Describe(args.Outcome.Exception));
-                    return default;
-                },
-            })
-            .AddTimeout(settings.WaitTime + settings.TimeoutMargin)
-            .Build();
-    }
 
     /// <summary>Why receiving ended, once <see cref="RunAsync"/> has completed (a give-up is the run's to add).</summary>
     public FlushStopReason StopReason =>
         _quotaSpent ? FlushStopReason.MessageLimit
-        : _emptyLoops > 0 && _emptyLoops + _deferredLoops == _settings.Loops ? FlushStopReason.QueueEmpty
-        : _deadlines.HostCancelled ? FlushStopReason.Cancelled
+        : _emptyLoops > 0 && _emptyLoops + _deferredLoops == settings.Loops ? FlushStopReason.QueueEmpty
+        : deadlines.HostCancelled ? FlushStopReason.Cancelled
         : FlushStopReason.MaxDuration;
 
     public async Task RunAsync(ChannelWriter<InFlightMessage> output)
     {
         try
         {
-            await Task.WhenAll(Enumerable.Range(0, _settings.Loops).Select(_ => Task.Run(() => LoopAsync(output))));
+            await Task.WhenAll(Enumerable.Range(0, settings.Loops).Select(_ => Task.Run(() => LoopAsync(output))));
         }
         finally
         {
@@ -99,13 +52,13 @@ internal sealed partial class Receiver
 
     private async Task LoopAsync(ChannelWriter<InFlightMessage> output)
     {
-        var stop = _deadlines.Receiving;
-        int waitSeconds = (int)Math.Ceiling(_settings.WaitTime.TotalSeconds);
+        var stop = deadlines.Receiving;
+        int waitSeconds = (int)Math.Ceiling(settings.WaitTime.TotalSeconds);
         while (!stop.IsCancellationRequested)
         {
             try
             {
-                await _budget.WaitForRoomAsync(stop);
+                await budget.WaitForRoomAsync(stop);
             }
             catch (OperationCanceledException)
             {
@@ -117,13 +70,13 @@ internal sealed partial class Receiver
             // the reservation once they are here. A message weighs at most MaxMessageBytes, or, compressed, what
             // recent messages weighed (a receive may bring more only when payloads suddenly grow: at most
             // Loops x 10 x the reader's payload limit).
-            long unit = Math.Max(_settings.MaxMessageBytes, _ledger.TypicalMessageBytes);
-            int units = _budget.Reserve(unit, 10);
+            long unit = Math.Max(settings.MaxMessageBytes, ledger.TypicalMessageBytes);
+            int units = budget.Reserve(unit, 10);
             long reserved = units * unit;
             int want = _quota.Take(units);
             if (want == 0)
             {
-                _budget.Return(reserved);
+                budget.Return(reserved);
                 if (_quota.Spent)
                 {
                     _quotaSpent = true;
@@ -140,18 +93,13 @@ internal sealed partial class Receiver
             long requestedAt;
             try
             {
-                (messages, requestedAt) = await _receive.ExecuteAsync(
-                    async token =>
-                    {
-                        long at = _time.GetTimestamp(); // SQS starts the visibility clock after this: a safe lower bound
-                        return (await _source.ReceiveAsync(want, waitSeconds, token), at);
-                    },
-                    stop);
+                requestedAt = time.GetTimestamp(); // SQS starts the visibility clock after this: a safe lower bound
+                messages = await source.ReceiveAsync(want, waitSeconds, stop);
             }
-            catch (Exception ex) when (ex is OperationCanceledException or QueueCallException or TimeoutRejectedException)
+            catch (Exception ex) when (ex is OperationCanceledException or QueueCallException)
             {
                 _quota.GiveBack(want);
-                _budget.Return(reserved);
+                budget.Return(reserved);
                 if (stop.IsCancellationRequested)
                 {
                     return; // the run's deadline, not SQS
@@ -160,8 +108,8 @@ internal sealed partial class Receiver
                 string what = ex is QueueCallException { Fatal: true } fatal
                     ? $"SQS refused the receive ({fatal.Kind}): {fatal.Message}"
                     : $"SQS receives keep failing: {Describe(ex)}";
-                _counters.TransientFailure(what);
-                _deadlines.GiveUp(what);
+                counters.TransientFailure(what);
+                deadlines.GiveUp(what);
                 return;
             }
 
@@ -169,32 +117,28 @@ internal sealed partial class Receiver
             if (messages.Count == 0)
             {
                 // Long polling asks every SQS server, so an empty answer means this loop has drained the queue.
-                _budget.Return(reserved);
+                budget.Return(reserved);
                 Interlocked.Increment(ref _emptyLoops);
                 return;
             }
 
-            long leaseUntil = requestedAt + (long)(_settings.VisibilityTimeoutSeconds * _time.TimestampFrequency);
+            long leaseUntil = requestedAt + (long)(settings.VisibilityTimeoutSeconds * time.TimestampFrequency);
             _quota.Received(messages.Count);
-            _counters.Received(messages.Count);
+            counters.Received(messages.Count);
             foreach (var message in messages)
             {
-                await output.WriteAsync(_ledger.Admit(message, leaseUntil), CancellationToken.None);
+                await output.WriteAsync(ledger.Admit(message, leaseUntil), CancellationToken.None);
             }
 
-            _budget.Return(reserved);
+            budget.Return(reserved);
         }
     }
 
-    private static string Describe(Exception? ex) => ex switch
+    private static string Describe(Exception ex) => ex switch
     {
-        TimeoutRejectedException or OperationCanceledException => "a receive did not answer in time",
         QueueCallException failure => $"a receive failed ({failure.Kind}: {failure.Message})",
-        _ => $"a receive failed ({ex?.GetType().Name}: {ex?.Message})",
+        _ => $"a receive failed ({ex.GetType().Name}: {ex.Message})",
     };
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Flush {RunId}: {What}; retrying")]
-    private static partial void LogReceiveProblem(ILogger logger, string runId, string what);
 }
 
 /// <summary>

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace BulkDispatch.UnitTests.Flush.Stages;
 
-/// <summary>Dead letters go in SQS-sized batches; one placed lets its message be deleted, one not placed keeps it.</summary>
+/// <summary>Dead letters go in SQS-sized batches, each copy fitted to the queue; one placed lets its message be deleted, one not placed keeps it.</summary>
 public sealed class DeadLettererTests
 {
     private readonly FakeTimeProvider _time = new();
@@ -23,29 +23,50 @@ public sealed class DeadLettererTests
         await PlaceAsync(queue, letters);
 
         Assert.Equal([10, 10, 5], queue.Batches.Select(b => b.Count));
-        Assert.Equal(letters, queue.Batches.SelectMany(b => b));
+        Assert.Equal(letters.Select(l => l.Body), queue.Batches.SelectMany(b => b).Select(c => c.Body));
     }
 
     [Fact]
-    public async Task Batches_hold_at_most_256_KiB_with_room_for_each_entry_s_attributes()
+    public async Task Batches_hold_at_most_1_MiB_counting_bodies_and_attributes_as_SQS_does()
     {
         var queue = new RecordingDeadLetterQueue();
-        var letters = Enumerable.Range(0, 5).Select(i => Letter(new string((char)('a' + i), 100 * 1024))).ToList();
+        var letters = Enumerable.Range(0, 5).Select(i => Letter(new string((char)('a' + i), 400 * 1024))).ToList();
 
         await PlaceAsync(queue, letters);
 
-        // Two 100 KiB bodies (plus 2 KiB each) fit 256 KiB; a third does not.
+        // Two 400 KiB bodies with their attributes fit 1 MiB; a third does not.
         Assert.Equal([2, 2, 1], queue.Batches.Select(b => b.Count));
+        Assert.All(queue.Batches, b => Assert.True(b.Sum(c => c.Bytes) <= 1024 * 1024));
+        Assert.All(queue.Batches.SelectMany(b => b), c => Assert.Equal(("undecodable", "not JSON"), (c.Reason, c.Detail)));
     }
 
     [Fact]
-    public async Task A_body_over_the_byte_limit_still_goes_alone()
+    public async Task A_body_at_the_queue_s_limit_goes_alone_without_attributes_and_its_message_is_deleted()
     {
         var queue = new RecordingDeadLetterQueue();
+        var big = Letter(new string('x', 1024 * 1024));
 
-        await PlaceAsync(queue, [Letter("small"), Letter(new string('x', 300 * 1024)), Letter("small too")]);
+        await PlaceAsync(queue, [Letter("small"), big, Letter("small too")]);
 
         Assert.Equal([1, 1, 1], queue.Batches.Select(b => b.Count));
+        var copy = queue.Batches.ElementAt(1).Single();
+        Assert.Equal((big.Body, null, null, DeadLetterTrim.AttributesDropped), (copy.Body, copy.Reason, copy.Detail, copy.Trim));
+        Assert.Contains(big.Owner, StageKit.Drain(_kit.Deletions.Reader));
+        Assert.Equal(0, _counters.TransientFailures);
+    }
+
+    [Fact]
+    public async Task A_copy_larger_than_the_dead_letter_queue_s_MaximumMessageSize_is_a_dead_letter_failure_naming_the_queue()
+    {
+        var queue = new RecordingDeadLetterQueue { MaxMessageBytes = 64 * 1024 };
+        var big = Letter(new string('x', 100_000));
+
+        await PlaceAsync(queue, [big, Letter("small")]);
+
+        Assert.Equal(["small"], queue.Batches.SelectMany(b => b).Select(c => c.Body)); // the big one is not even sent
+        Assert.Same(big.Owner, Assert.Single(_kit.Kept.Kept));
+        Assert.Equal(1, _counters.TransientFailures);
+        Assert.Contains("the dead-letter queue https://sqs.test/dlq takes messages of at most 65536 bytes (its MaximumMessageSize)", _counters.LastFailure, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -53,7 +74,7 @@ public sealed class DeadLettererTests
     {
         var placed = Letter("goes");
         var refused = Letter("refused");
-        var queue = new RecordingDeadLetterQueue { Refuse = d => d == refused };
+        var queue = new RecordingDeadLetterQueue { Refuse = c => c.Body == refused.Body };
 
         await PlaceAsync(queue, [placed, refused]);
 
@@ -127,13 +148,19 @@ public sealed class DeadLettererTests
 
     private sealed class RecordingDeadLetterQueue : IDeadLetterQueue
     {
-        public ConcurrentQueue<List<DeadLetter>> Batches { get; } = new();
+        public ConcurrentQueue<List<DeadLetterCopy>> Batches { get; } = new();
 
-        public Func<DeadLetter, bool> Refuse { get; init; } = _ => false;
+        public Func<DeadLetterCopy, bool> Refuse { get; init; } = _ => false;
 
         public bool FailWholeCall { get; init; }
 
-        public Task<IReadOnlyList<EntryResult>> SendAsync(IReadOnlyList<DeadLetter> batch, CancellationToken cancellationToken)
+        public int MaxMessageBytes { get; init; } = 1024 * 1024;
+
+        public string Name => "https://sqs.test/dlq";
+
+        public ValueTask<int> MaxMessageBytesAsync(CancellationToken cancellationToken) => ValueTask.FromResult(MaxMessageBytes);
+
+        public Task<IReadOnlyList<EntryResult>> SendAsync(IReadOnlyList<DeadLetterCopy> batch, CancellationToken cancellationToken)
         {
             Batches.Enqueue([.. batch]);
             if (FailWholeCall)

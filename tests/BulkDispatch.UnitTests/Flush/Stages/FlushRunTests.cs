@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using BulkDispatch.Flush.Delivery;
 using BulkDispatch.Flush.Engine;
 using BulkDispatch.Flush.Engine.Stages;
-using BulkDispatch.Flush.Queue;
+using BulkDispatch.Flush.Configuration;
 using BulkDispatch.Flush.Reporting;
 using Microsoft.Extensions.Time.Testing;
 
@@ -115,13 +115,39 @@ public sealed class FlushRunTests
         Assert.Equal(_queue.Handed.Order(), released.Order());
     }
 
+    [Fact]
+    public async Task A_configuration_error_mid_run_stops_every_stage_deletes_nothing_and_is_rethrown()
+    {
+        _queue.Add(30);
+        _queue.HangWhenEmpty = true;
+        _queue.DeleteError = new BulkDispatchConfigurationException("BulkDispatch__KeyVault__AccessKeyIdSecret: the vault refused to read the secret (403)");
+
+        var started = _time.GetUtcNow();
+
+        var error = await Assert.ThrowsAsync<BulkDispatchConfigurationException>(() => RunAsync(maxDuration: TimeSpan.FromMinutes(10)));
+
+        Assert.StartsWith("BulkDispatch__KeyVault__AccessKeyIdSecret:", Assert.Single(error.Errors), StringComparison.Ordinal);
+        Assert.Empty(_queue.Deleted);
+        Assert.True(_time.GetUtcNow() - started < TimeSpan.FromMinutes(1), "the run waited for its deadline instead of stopping");
+
+        // Nothing of the run goes on behind the error: no lease is extended any more, so the messages come back.
+        int calls = _queue.VisibilityCalls.Count;
+        for (int i = 0; i < 40; i++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(30));
+            await Task.Delay(1);
+        }
+
+        Assert.Equal(calls, _queue.VisibilityCalls.Count);
+    }
+
     private Task<FlushReport> RunAsync(TimeSpan? maxDuration = null, bool dryRun = false, Action<FlushProgress>? progress = null, CancellationToken host = default)
     {
         var settings = new RunSettings(
-            ReceiveConcurrency: 3, ReceiveWaitTime: TimeSpan.FromSeconds(2), ReceiveTimeoutMargin: TimeSpan.FromSeconds(10), MaxMessagesPerRun: 0,
+            ReceiveConcurrency: 3, ReceiveWaitTime: TimeSpan.FromSeconds(2), MaxMessagesPerRun: 0,
             MaxBufferedBytes: 64L * 1024 * 1024, BatchLinger: TimeSpan.FromSeconds(10), SendConcurrency: 2,
             MaxDuration: maxDuration ?? TimeSpan.FromMinutes(4), SendGrace: TimeSpan.FromSeconds(45),
-            Queue: new QueueInfo("queue", "dlq", 300), Admission: StageKit.Rules(), DryRun: dryRun, RunId: StageKit.RunId);
+            VisibilityTimeoutSeconds: 300, MaxMessageBytes: 1024 * 1024, Admission: StageKit.Rules(), DryRun: dryRun, RunId: StageKit.RunId);
         var run = new FlushRun(new QueueSeams(_queue, _queue, _queue, _queue, _queue), _api, settings, _time, _counters, StageKit.Log) { Progress = progress };
         return Clock.RunAsync(_time, run.RunAsync(_time.GetUtcNow(), _time.GetTimestamp(), host), Step);
     }
@@ -140,6 +166,9 @@ public sealed class FlushRunTests
         public bool HangWhenEmpty { get; set; }
 
         public Action? OnReceive { get; set; }
+
+        /// <summary>Thrown by every delete (e.g. the credentials' configuration error when they are read again).</summary>
+        public Exception? DeleteError { get; set; }
 
         public void Add(int count)
         {
@@ -170,6 +199,11 @@ public sealed class FlushRunTests
         public Task<IReadOnlyList<EntryResult>> DeleteAsync(IReadOnlyList<string> receiptHandles, CancellationToken cancellationToken)
         {
             Assert.InRange(receiptHandles.Count, 1, 10);
+            if (DeleteError is not null)
+            {
+                throw DeleteError;
+            }
+
             foreach (var h in receiptHandles)
             {
                 Deleted.Add(h);
@@ -184,7 +218,11 @@ public sealed class FlushRunTests
             return Task.FromResult<IReadOnlyList<EntryResult>>(receiptHandles.Select(_ => EntryResult.Done).ToArray());
         }
 
-        public Task<IReadOnlyList<EntryResult>> SendAsync(IReadOnlyList<DeadLetter> batch, CancellationToken cancellationToken) =>
+        public string Name => "dlq";
+
+        public ValueTask<int> MaxMessageBytesAsync(CancellationToken cancellationToken) => ValueTask.FromResult(1024 * 1024);
+
+        public Task<IReadOnlyList<EntryResult>> SendAsync(IReadOnlyList<DeadLetterCopy> batch, CancellationToken cancellationToken) =>
             Task.FromResult<IReadOnlyList<EntryResult>>(batch.Select(_ => EntryResult.Done).ToArray());
 
         public Task<long?> ApproximateDepthAsync(CancellationToken cancellationToken) => Task.FromResult<long?>(5);
