@@ -354,7 +354,8 @@ internal static class Harness
                 if (wireFormat)
                 {
                     using var document = JsonDocument.Parse(message.Body);
-                    count += document.RootElement.GetProperty("events").GetArrayLength();
+                    // Version 2 declares its events' number; version 1 carries them as an array.
+                    count += document.RootElement.TryGetProperty("count", out var declared) ? declared.GetInt32() : document.RootElement.GetProperty("events").GetArrayLength();
                 }
                 else
                 {

@@ -12,10 +12,16 @@ internal sealed class InstantSqs() : AmazonSQSClient(new BasicAWSCredentials("be
 {
     public long Bytes;
 
+    /// <summary>SendMessageBatch requests, and the 64 KiB chunks SQS would bill for them (each request's bodies, rounded up).</summary>
+    public long Requests, Chunks;
+
     public override Task<SendMessageBatchResponse> SendMessageBatchAsync(SendMessageBatchRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        Interlocked.Add(ref Bytes, request.Entries.Sum(e => (long)e.MessageBody.Length));
+        long bytes = request.Entries.Sum(e => (long)System.Text.Encoding.UTF8.GetByteCount(e.MessageBody));
+        Interlocked.Add(ref Bytes, bytes);
+        Interlocked.Increment(ref Requests);
+        Interlocked.Add(ref Chunks, Math.Max(1, (bytes + 65535) / 65536));
         return Task.FromResult(new SendMessageBatchResponse
         {
             Successful = [.. request.Entries.Select(e => new SendMessageBatchResultEntry { Id = e.Id, MessageId = e.Id })],

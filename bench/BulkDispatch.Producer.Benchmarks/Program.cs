@@ -6,9 +6,10 @@ using BulkDispatch.Producer.Benchmarks;
 // Usage (Release only):
 //   dotnet run -c Release --project bench/BulkDispatch.Producer.Benchmarks -- bdn [BenchmarkDotNet options, e.g. --filter *]
 //   dotnet run -c Release --project bench/BulkDispatch.Producer.Benchmarks -- harness [latencyCalls=200000] [events=20000] [baselineEvents=2000] [rounds=3]
+//   dotnet run -c Release --project bench/BulkDispatch.Producer.Benchmarks -- wire [events=20000] [rounds=3]
 if (typeof(Harness).Assembly.GetCustomAttribute<DebuggableAttribute>()?.IsJITOptimizerDisabled == true)
 {
-    Console.Error.WriteLine("Build and run the producer benchmarks in Release: dotnet run -c Release --project bench/BulkDispatch.Producer.Benchmarks -- bdn|harness");
+    Console.Error.WriteLine("Build and run the producer benchmarks in Release: dotnet run -c Release --project bench/BulkDispatch.Producer.Benchmarks -- bdn|harness|wire");
     return 2;
 }
 
@@ -21,7 +22,9 @@ switch (mode)
         return summary.HasCriticalValidationErrors || summary.Reports.Any(r => !r.Success) ? 1 : 0;
     case "harness":
         return await Harness.RunAsync(rest);
+    case "wire":
+        return await WireFormatRun.RunAsync(rest);
     default:
-        Console.Error.WriteLine("Usage: dotnet run -c Release --project bench/BulkDispatch.Producer.Benchmarks -- bdn [BenchmarkDotNet options] | harness [latencyCalls] [events] [baselineEvents] [rounds]");
+        Console.Error.WriteLine("Usage: dotnet run -c Release --project bench/BulkDispatch.Producer.Benchmarks -- bdn [BenchmarkDotNet options] | harness [latencyCalls] [events] [baselineEvents] [rounds] | wire [events] [rounds]");
         return 2;
 }

@@ -1,4 +1,5 @@
 using BulkDispatch.Core.Sqs;
+using BulkDispatch.Core.Wire;
 
 namespace BulkDispatch.Producer;
 
@@ -41,6 +42,12 @@ public sealed class ProducerOptions
 
     /// <summary>The largest message to write; 0 reads the queue's MaximumMessageSize (256 KiB if it cannot be read).</summary>
     public int MaxMessageBytes { get; set; }
+
+    /// <summary>
+    /// The wire format written: 2 (the default) compresses each message's events (docs/wire-format.md, Version 2);
+    /// 1 writes them as plain JSON, for a rollout while a flush that reads only version 1 still drains the queue.
+    /// </summary>
+    public int WireFormatVersion { get; set; } = WireFormat.CompressedVersion;
 
     /// <summary>SendMessageBatch requests in flight at once.</summary>
     public int SendConcurrency { get; set; } = 4;

@@ -1,5 +1,6 @@
 using BulkDispatch.Core.Configuration;
 using BulkDispatch.Core.Sqs;
+using BulkDispatch.Core.Wire;
 using Microsoft.Extensions.Configuration;
 
 namespace BulkDispatch.Producer;
@@ -16,6 +17,7 @@ internal sealed class ProducerOptionsValidator(IConfiguration? configuration) : 
         [nameof(ProducerOptions.BlockTimeout)] = "00:00:00.100",
         [nameof(ProducerOptions.Linger)] = "00:00:00.050",
         [nameof(ProducerOptions.MaxMessageBytes)] = "262144",
+        [nameof(ProducerOptions.WireFormatVersion)] = "1",
         [nameof(ProducerOptions.SendConcurrency)] = "4",
         [nameof(ProducerOptions.RetryBaseDelay)] = "00:00:00.200",
         [nameof(ProducerOptions.RetryMaxDelay)] = "00:00:15",
@@ -52,6 +54,11 @@ internal sealed class ProducerOptionsValidator(IConfiguration? configuration) : 
         if (o.MaxMessageBytes != 0 && o.MaxMessageBytes is < 1024 or > SqsLimits.MaxMessageBytes)
         {
             errors.Add($"BulkDispatch__Producer__MaxMessageBytes: {o.MaxMessageBytes} is outside 1024 to 1048576 (0 reads the queue's limit). Example: {Examples[nameof(o.MaxMessageBytes)]}.");
+        }
+
+        if (o.WireFormatVersion is not (WireFormat.CurrentVersion or WireFormat.CompressedVersion))
+        {
+            errors.Add($"BulkDispatch__Producer__WireFormatVersion: {o.WireFormatVersion} is not a version this producer writes: 2 (compressed, the default) or 1 (plain JSON, while a flush that reads only version 1 drains the queue). Example: {Examples[nameof(o.WireFormatVersion)]}.");
         }
 
         if (o.SendConcurrency is < 1 or > 64)

@@ -37,15 +37,7 @@ public sealed class CompressedMessageFlushTests(SqsEmulatorFixture fixture) : IC
         Assert.Equal(0, h.EventApi.SchemaFailures);
         Assert.Equal(Sorted(vectors.SelectMany(v => TestVectors.VisitorsOf(v.Body))), Sorted(h.AcceptedVisitors()));
 
-        // Each visitor, unchanged, went out under the URL's and header fields of the event the SDK wrote it in.
-        var sources = vectors
-            .SelectMany(v => TestVectors.VisitorsOf(v.Body).Select(visitor => (visitor, header: HeaderOf(v.Body))))
-            .ToLookup(p => p.visitor, p => p.header);
-        foreach (var request in h.EventApi.AcceptedRequests)
-        {
-            string header = HeaderOf(FlushHarness.Utf8(request.Body));
-            Assert.All(request.VisitorJson, visitor => Assert.Contains(header, sources[visitor]));
-        }
+        AssertVisitorsKeptTheirHeaders(vectors.Select(v => v.Body), h.EventApi.AcceptedRequests);
 
         Assert.Equal(0, await h.DepthAsync(h.QueueUrl));
         Assert.Equal(0, await h.DepthAsync(h.DeadLetterQueueUrl));

@@ -9,14 +9,15 @@ namespace BulkDispatch.Producer.Sending;
 /// splits by SQS's limits and retries throttling, 5xx, the network and the failed entries of a partly failed batch until
 /// the publisher stops. Per message: SQS took it → its events are sent; SQS rejected it as invalid (the sender's fault)
 /// → a message of several events is halved and the halves sent again, so only an event that can never be delivered is
-/// refused; any other failure (the retries end only at the dispose deadline) → its events are dropped. Thread-safe.
+/// refused; any other failure (the retries end only at the dispose deadline) → its events are dropped. The packer makes
+/// the bodies (halves included). Thread-safe.
 /// </summary>
-internal sealed class BatchSender(SqsGateway gateway, string queueUrl, SqsRetryPolicy retry, EventOutcomes outcomes, ProducerMetrics metrics, ProducerWarnings warnings)
+internal sealed class BatchSender(MessagePacker packer, SqsGateway gateway, string queueUrl, SqsRetryPolicy retry, EventOutcomes outcomes, ProducerMetrics metrics, ProducerWarnings warnings)
 {
     /// <summary>Sends <paramref name="messages"/> and settles their events; returns when all are settled.</summary>
     public async Task SendAsync(IReadOnlyList<OutgoingMessage> messages, CancellationToken stop)
     {
-        var result = await gateway.SendBatchAsync(queueUrl, messages.Select(MessagePacker.Compose).ToList(), SqsLimits.MaxMessageBytes, retry, stop).ConfigureAwait(false);
+        var result = await gateway.SendBatchAsync(queueUrl, packer.Compose(messages), SqsLimits.MaxMessageBytes, retry, stop).ConfigureAwait(false);
         metrics.Requests(result.Requests);
         var halves = new List<OutgoingMessage>();
         for (int i = 0; i < messages.Count; i++)

@@ -62,8 +62,8 @@ internal sealed class EventPump : IDisposable
         {
             var queue = await QueueLimits.ResolveAsync(_gateway, _options, _retry, _warnings, _stop.Token).ConfigureAwait(false);
             _admission.MaxMessageBytes = queue.MaxMessageBytes;
-            var sender = new BatchSender(_gateway, queue.QueueUrl, _retry, _outcomes, _metrics, _warnings);
-            using var packer = new MessagePacker(queue);
+            using var packer = new MessagePacker(queue, _options.WireFormatVersion);
+            var sender = new BatchSender(packer, _gateway, queue.QueueUrl, _retry, _outcomes, _metrics, _warnings);
             while (await _reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
             {
                 await LingerAsync().ConfigureAwait(false);
@@ -72,7 +72,7 @@ internal sealed class EventPump : IDisposable
                     if (item.Marker is { } marker)
                     {
                         // Everything before the marker is in a batch: send it and wait for every send so far.
-                        await SendAsync(sender, packer.Take()).ConfigureAwait(false);
+                        await SendPackedAsync(sender, packer).ConfigureAwait(false);
                         await WaitForSendsAsync().ConfigureAwait(false);
                         marker.TrySetResult(true);
                         continue;
@@ -81,7 +81,7 @@ internal sealed class EventPump : IDisposable
                     await AddAsync(sender, packer, item).ConfigureAwait(false);
                 }
 
-                await SendAsync(sender, packer.Take()).ConfigureAwait(false);
+                await SendPackedAsync(sender, packer).ConfigureAwait(false);
                 _warnings.WarnAboutDrops(force: false);
             }
 
@@ -123,6 +123,15 @@ internal sealed class EventPump : IDisposable
         }
 
         await SendAsync(sender, packed.Full).ConfigureAwait(false);
+    }
+
+    /// <summary>Starts sending everything packed so far.</summary>
+    private async Task SendPackedAsync(BatchSender sender, MessagePacker packer)
+    {
+        while (packer.Take() is { } batch)
+        {
+            await SendAsync(sender, batch).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Starts sending a batch once a send slot is free (at most SendConcurrency at once).</summary>

@@ -32,6 +32,22 @@ internal static class WireInspection
         return (e.Url, e.HttpVerb, Encoding.UTF8.GetString(e.Body.Span));
     }
 
+    /// <summary>
+    /// Asserts that every visitor the Event API accepted, unchanged, went out under the header fields (every top-level
+    /// property but visitors) of a body it was published in: the flush merged visitors only where their headers agree.
+    /// </summary>
+    public static void AssertVisitorsKeptTheirHeaders(IEnumerable<string> publishedBodies, IEnumerable<Sandbox.EventApiRequest> acceptedRequests)
+    {
+        var sources = publishedBodies
+            .SelectMany(body => Tests.Shared.TestVectors.VisitorsOf(body).Select(visitor => (visitor, header: HeaderOf(body))))
+            .ToLookup(p => p.visitor, p => p.header);
+        foreach (var request in acceptedRequests)
+        {
+            string header = HeaderOf(Encoding.UTF8.GetString(request.Body));
+            Assert.All(request.VisitorJson, visitor => Assert.Contains(header, sources[visitor]));
+        }
+    }
+
     /// <summary>The top-level properties but visitors, raw, sorted: equal exactly when two bodies may share a request.</summary>
     public static string HeaderOf(string body)
     {

@@ -36,6 +36,7 @@ public sealed class ProducerHostingTests(SqsEmulatorFixture fixture) : IClassFix
             ["BulkDispatch:Producer:RetryMaxDelay"] = "00:00:00.500",
             ["BulkDispatch:Producer:DisposeTimeout"] = "00:00:30",
             ["BulkDispatch:Producer:DropWarningInterval"] = "00:00:05",
+            ["BulkDispatch:Producer:WireFormatVersion"] = "1",
         };
         using var sqs = fixture.Emulator.CreateClient();
         // The application's own client, for its other queues: the producer must not pick it up.
@@ -51,8 +52,8 @@ public sealed class ProducerHostingTests(SqsEmulatorFixture fixture) : IClassFix
             (queue, fixture.Emulator.ServiceUrl.ToString(), "eu-central-1", 5000, 33554432L, OverflowPolicy.Block, TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(10)),
             (options.Sqs.QueueUrl, options.Sqs.ServiceUrl, options.Sqs.Region, options.BufferCapacity, options.BufferBytes, options.OverflowPolicy, options.BlockTimeout, options.Linger));
         Assert.Equal(
-            (65536, 2, TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(5)),
-            (options.MaxMessageBytes, options.SendConcurrency, options.RetryBaseDelay, options.RetryMaxDelay, options.DisposeTimeout, options.DropWarningInterval));
+            (65536, 2, TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(5), 1),
+            (options.MaxMessageBytes, options.SendConcurrency, options.RetryBaseDelay, options.RetryMaxDelay, options.DisposeTimeout, options.DropWarningInterval, options.WireFormatVersion));
 
         await host.StartAsync();
         var publisher = host.Services.GetRequiredService<SqsEventPublisher>();
@@ -70,6 +71,7 @@ public sealed class ProducerHostingTests(SqsEmulatorFixture fixture) : IClassFix
             lock (keys)
             {
                 largest = Math.Max(largest, Encoding.UTF8.GetByteCount(body));
+                Assert.StartsWith("{\"format\":\"bulkdispatch\",\"version\":1,", body, StringComparison.Ordinal); // WireFormatVersion was applied
                 keys.AddRange(Decode(body).Select(e => Key(e.Url, e.HttpVerb, e.Headers, e.Body.ToArray())));
             }
         });

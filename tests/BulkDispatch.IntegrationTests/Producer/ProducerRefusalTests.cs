@@ -31,6 +31,7 @@ public sealed class ProducerRefusalTests(SqsEmulatorFixture fixture) : IClassFix
         var logs = new CapturingLoggerFactory();
         var options = FastOptions(queue);
         options.MaxMessageBytes = 4096;
+        options.WireFormatVersion = 1; // a message as large as its events (compressed, both would fit the queue)
         options.Linger = TimeSpan.FromSeconds(2); // both publishes land in the same batch
         var publisher = new SqsEventPublisher(options, sqs, logs);
         await using (publisher)
@@ -58,6 +59,7 @@ public sealed class ProducerRefusalTests(SqsEmulatorFixture fixture) : IClassFix
         var logs = new CapturingLoggerFactory();
         var options = FastOptions(queue);
         options.MaxMessageBytes = 65536;
+        options.WireFormatVersion = 1; // a message as large as its events (compressed, these would fit the queue)
         options.Linger = TimeSpan.FromSeconds(2);
         var publisher = new SqsEventPublisher(options, sqs, logs);
         await using (publisher)
@@ -70,6 +72,37 @@ public sealed class ProducerRefusalTests(SqsEmulatorFixture fixture) : IClassFix
         }
 
         AssertSameMultiset(valid.Select(e => e.Key), await ReceiveEventKeysAsync(sqs, queue), "valid events packed with an oversized one");
+        var warning = Assert.Single(logs.Warnings, w => w.Contains("refused", StringComparison.Ordinal));
+        Assert.Contains("Message must be shorter than 1024 bytes", warning, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_compressed_message_the_queue_refuses_is_halved_until_only_the_event_that_cannot_fit_is_refused()
+    {
+        // As above, in version 2 (the default): bodies of random text hardly compress, so a message of all 21 events is
+        // ~15 KB, the queue refuses it, and the halves are compressed again until each valid event travels under 1 KiB.
+        string queue = await CreateQueueAsync(fixture.Emulator, "producer-split-v2", new() { [QueueAttributeName.MaximumMessageSize] = "1024" });
+        var random = new Random(21);
+        var valid = Enumerable.Range(0, 20).Select(i => new PublishedEvent(Url, "POST", new Dictionary<string, string>(JsonHeaders) { [SequenceHeader] = i.ToString(System.Globalization.CultureInfo.InvariantCulture) }, RandomBody(random, 150))).ToList();
+        var oversized = new PublishedEvent(Url, "POST", JsonHeaders, RandomBody(random, 3000));
+        using var sqs = CreateRecordingClient(fixture.Emulator);
+        var logs = new CapturingLoggerFactory();
+        var options = FastOptions(queue);
+        options.MaxMessageBytes = 65536;
+        options.Linger = TimeSpan.FromSeconds(2);
+        var publisher = new SqsEventPublisher(options, sqs, logs);
+        await using (publisher)
+        {
+            Assert.All(valid.Take(10), e => Assert.True(e.Publish(publisher)));
+            Assert.True(oversized.Publish(publisher));
+            Assert.All(valid.Skip(10), e => Assert.True(e.Publish(publisher)));
+            await FlushOrFailAsync(publisher, guardSeconds: 60);
+            Assert.Equal(new ProducerStatistics(21, 20, 0, 1, publisher.Statistics.SendRequests, 0), publisher.Statistics);
+        }
+
+        Assert.Contains(sqs.Answers, a => a is { Entries: 1, Successful: 0, Failed: 1 }); // the whole message, refused
+        Assert.All(sqs.SentBodies, b => Assert.StartsWith("{\"format\":\"bulkdispatch\",\"version\":2,", b, StringComparison.Ordinal));
+        AssertSameMultiset(valid.Select(e => e.Key), await ReceiveEventKeysAsync(sqs, queue), "valid events packed with an oversized one, compressed");
         var warning = Assert.Single(logs.Warnings, w => w.Contains("refused", StringComparison.Ordinal));
         Assert.Contains("Message must be shorter than 1024 bytes", warning, StringComparison.Ordinal);
     }
@@ -250,6 +283,22 @@ public sealed class ProducerRefusalTests(SqsEmulatorFixture fixture) : IClassFix
         "{\"account_id\":\"1592310167\",\"project_id\":\"7720880029\",\"revision\":\"15\",\"client_name\":\"csharp-sdk\",\"client_version\":\"4.4.0\","
         + "\"anonymize_ip\":false,\"enrich_decisions\":true,\"visitors\":[{\"snapshots\":[{\"decisions\":[],\"events\":[{\"entity_id\":\"7718020063\","
         + "\"uuid\":\"4a1b2c3d-0000-4000-8000-000000000001\",\"key\":\"purchase\",\"timestamp\":1795435200000}]}],\"attributes\":[],\"visitor_id\":\"zoë-1\"}]}";
+
+    /// <summary>A small SDK-shaped body whose visitor id is about <paramref name="chars"/> random printable ASCII characters: it hardly compresses.</summary>
+    private static string RandomBody(Random random, int chars)
+    {
+        var id = new StringBuilder(chars);
+        while (id.Length < chars)
+        {
+            char c = (char)random.Next(0x20, 0x7F);
+            if (c is not ('"' or '\\'))
+            {
+                id.Append(c);
+            }
+        }
+
+        return SmallestBody().Replace("zoë-1", id.ToString(), StringComparison.Ordinal);
+    }
 
     private static string Pad(string body, int padding)
     {

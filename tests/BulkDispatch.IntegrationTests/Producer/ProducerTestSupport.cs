@@ -225,6 +225,9 @@ internal sealed class RecordingSqsClient(AWSCredentials credentials, AmazonSQSCo
     /// <summary>Entries, successful entries and failed entries of each SendMessageBatch call that got an answer.</summary>
     public ConcurrentQueue<(int Entries, int Successful, int Failed)> Answers { get; } = new();
 
+    /// <summary>The body of every message SQS took, as sent.</summary>
+    public ConcurrentQueue<string> SentBodies { get; } = new();
+
     /// <summary>SendMessageBatch calls made (held ones included).</summary>
     public int Calls => Volatile.Read(ref _calls);
 
@@ -272,6 +275,12 @@ internal sealed class RecordingSqsClient(AWSCredentials credentials, AmazonSQSCo
         await open.WaitAsync(cancellationToken);
         var response = await base.SendMessageBatchAsync(request, cancellationToken);
         Answers.Enqueue((request.Entries.Count, response.Successful?.Count ?? 0, response.Failed?.Count ?? 0));
+        var taken = (response.Successful ?? []).Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
+        foreach (var entry in request.Entries.Where(e => taken.Contains(e.Id)))
+        {
+            SentBodies.Enqueue(entry.MessageBody);
+        }
+
         return response;
     }
 

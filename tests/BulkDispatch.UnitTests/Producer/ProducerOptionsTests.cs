@@ -1,5 +1,7 @@
+using BulkDispatch.Core.Configuration;
 using BulkDispatch.Core.Sqs;
 using BulkDispatch.Producer;
+using Microsoft.Extensions.Configuration;
 
 namespace BulkDispatch.UnitTests.Producer;
 
@@ -22,6 +24,8 @@ public sealed class ProducerOptionsTests
         { "Linger=long", "BulkDispatch__Producer__Linger" },
         { "MaxMessageBytes=small", "BulkDispatch__Producer__MaxMessageBytes" },
         { "MaxMessageBytes=large", "BulkDispatch__Producer__MaxMessageBytes" },
+        { "WireFormatVersion=0", "BulkDispatch__Producer__WireFormatVersion" },
+        { "WireFormatVersion=3", "BulkDispatch__Producer__WireFormatVersion" },
         { "SendConcurrency=0", "BulkDispatch__Producer__SendConcurrency" },
         { "SendConcurrency=65", "BulkDispatch__Producer__SendConcurrency" },
         { "RetryBaseDelay=0", "BulkDispatch__Producer__RetryBaseDelay / RetryMaxDelay" },
@@ -35,7 +39,7 @@ public sealed class ProducerOptionsTests
     {
         var options = new ProducerOptions();
         Assert.Empty(Validate(options));
-        Assert.Equal(("event-queue", "us-west-2", OverflowPolicy.DropNewest, 0), (options.Sqs.QueueName, options.Sqs.Region, options.OverflowPolicy, options.MaxMessageBytes));
+        Assert.Equal(("event-queue", "us-west-2", OverflowPolicy.DropNewest, 0, 2), (options.Sqs.QueueName, options.Sqs.Region, options.OverflowPolicy, options.MaxMessageBytes, options.WireFormatVersion));
         Assert.Equal("BulkDispatch:Sqs", SqsOptions.Section);
         Assert.Equal("BulkDispatch:Producer", ProducerOptions.Section);
     }
@@ -50,6 +54,31 @@ public sealed class ProducerOptionsTests
         var error = Assert.Single(Validate(options));
         Assert.StartsWith(settingName + ":", error, StringComparison.Ordinal);
         Assert.Contains("Example:", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_wire_format_version_the_producer_does_not_write_is_refused_with_the_choices_and_an_example()
+    {
+        var error = Assert.Single(Validate(new ProducerOptions { WireFormatVersion = 3 }));
+
+        Assert.Equal(
+            "BulkDispatch__Producer__WireFormatVersion: 3 is not a version this producer writes: 2 (compressed, the default) or 1 " +
+            "(plain JSON, while a flush that reads only version 1 drains the queue). Example: 1.",
+            error);
+    }
+
+    [Theory]
+    [InlineData("1", 1, null)]
+    [InlineData("v1", 2, "BulkDispatch__Producer__WireFormatVersion: 'v1' is not a whole number (or is too large). Example: 1.")]
+    public void The_wire_format_version_binds_from_its_setting(string value, int bound, string? error)
+    {
+        var settings = new ConfigurationBuilder().AddInMemoryCollection([new("BulkDispatch:Producer:WireFormatVersion", value)]).Build();
+        var options = new ProducerOptions();
+
+        SettingsBinder.Bind(settings.GetSection(ProducerOptions.Section), options);
+
+        Assert.Equal(bound, options.WireFormatVersion);
+        Assert.Equal(error is null ? [] : [error], new ProducerOptionsValidator(settings).Errors(options));
     }
 
     [Fact]
@@ -78,7 +107,7 @@ public sealed class ProducerOptionsTests
             new ProducerOptions { BufferCapacity = 10_000_000, MaxMessageBytes = 1024, Linger = TimeSpan.Zero, BlockTimeout = TimeSpan.Zero },
             new ProducerOptions { MaxMessageBytes = 1_048_576, Linger = TimeSpan.FromSeconds(10), BlockTimeout = TimeSpan.FromMinutes(1), SendConcurrency = 64 },
             new ProducerOptions { SendConcurrency = 1, RetryBaseDelay = TimeSpan.FromMilliseconds(1), RetryMaxDelay = TimeSpan.FromMilliseconds(1), DisposeTimeout = TimeSpan.Zero },
-            new ProducerOptions { DisposeTimeout = TimeSpan.FromMinutes(10), OverflowPolicy = OverflowPolicy.Block },
+            new ProducerOptions { DisposeTimeout = TimeSpan.FromMinutes(10), OverflowPolicy = OverflowPolicy.Block, WireFormatVersion = 1 },
         })
         {
             Assert.Empty(Validate(options));
@@ -102,6 +131,8 @@ public sealed class ProducerOptionsTests
             case "Linger=long": o.Linger = TimeSpan.FromSeconds(11); break;
             case "MaxMessageBytes=small": o.MaxMessageBytes = 1023; break;
             case "MaxMessageBytes=large": o.MaxMessageBytes = 1_048_577; break;
+            case "WireFormatVersion=0": o.WireFormatVersion = 0; break;
+            case "WireFormatVersion=3": o.WireFormatVersion = 3; break;
             case "SendConcurrency=0": o.SendConcurrency = 0; break;
             case "SendConcurrency=65": o.SendConcurrency = 65; break;
             case "RetryBaseDelay=0": o.RetryBaseDelay = TimeSpan.Zero; break;
