@@ -29,6 +29,7 @@ int drainRounds = 1;
 string? traceDirectory = null;
 string? cliOverride = null;
 string? compareCli = null;
+int? compareWire = null;
 long parallelEvents = 100_000;
 int parallelProcesses = 2;
 int startupRuns = 5;
@@ -68,6 +69,7 @@ for (int i = 0; i < args.Length; i++)
             break;
         case "--cli": cliOverride = Path.GetFullPath(args[++i]); break;
         case "--compare-cli": compareCli = Path.GetFullPath(args[++i]); break;
+        case "--compare-wire": compareWire = int.Parse(args[++i], c); break;
         case "--trace": traceDirectory = Path.GetFullPath(args[++i]); Directory.CreateDirectory(traceDirectory); break;
         case "--help" or "-h":
             Console.WriteLine("""
@@ -94,6 +96,8 @@ for (int i = 0; i < args.Length; i++)
                   --cli PATH             the bulkdispatch.dll to run (default: src/Cli's Release build)
                   --compare-cli PATH     another build (e.g. before a change, or a ReadyToRun publish) whose flush-alone,
                                          parallel-drain and start-up runs alternate with --cli's, for ratios under the same load
+                  --compare-wire N       the wire-format version the producer writes for --compare-cli's drains (a build from
+                                         before version 2 reads only 1); --cli's drains get the producer's default (2)
                   --trace DIR            dotnet-trace every flush process of the largest size into DIR
                 """);
             return 0;
@@ -172,7 +176,7 @@ try
         builds.Add(("compare", compareFlushes));
     }
 
-    var rounds = new FlushRounds(scenarios, builds, flushSettings, Say, LoadAverage);
+    var rounds = new FlushRounds(scenarios, builds, flushSettings, Say, LoadAverage, compareWire);
     if (only.Contains("drain") && drainEvents > 0)
     {
         await rounds.DrainAsync(drainEvents, drainRounds, ct);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using BulkDispatch.Core.Wire;
 using BulkDispatch.Producer;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -38,9 +39,9 @@ internal sealed partial class Scenarios
     /// message to one receiver at a time). Each ends when its receives find the queue empty; should anything be
     /// left (a run that gave up on a transient failure), further runs follow one at a time, as the next tick would.
     /// </summary>
-    public async Task<DrainResult> DrainAsync(long events, int concurrent, FlushProcesses runner, IReadOnlyDictionary<string, string>? extraSettings, CancellationToken ct)
+    public async Task<DrainResult> DrainAsync(long events, int concurrent, FlushProcesses runner, IReadOnlyDictionary<string, string>? extraSettings, CancellationToken ct, int? wireFormatVersion = null)
     {
-        string queue = await PublishFirstAsync("d", events, ct);
+        string queue = await PublishFirstAsync("d", events, wireFormatVersion, ct);
         long expected = workload.TotalUuids(events);
         var settings = FlushSettings(queue, extraSettings);
         var clock = Stopwatch.StartNew();
@@ -102,12 +103,12 @@ internal sealed partial class Scenarios
     public Task<string> CreateEmptyQueueAsync(CancellationToken ct) => emulator.CreateQueueAsync(NewName("s"), visibilityTimeoutSeconds: 120, ct: ct);
 
     /// <summary>A new queue (with its dead-letter queue) holding <paramref name="events"/> events from the real producer; the Event API is reset.</summary>
-    private async Task<string> PublishFirstAsync(string prefix, long events, CancellationToken ct)
+    private async Task<string> PublishFirstAsync(string prefix, long events, int? wireFormatVersion, CancellationToken ct)
     {
         var (queue, _) = await emulator.CreateQueueWithDeadLetterQueueAsync(NewName(prefix), visibilityTimeoutSeconds: DrainVisibilitySeconds, ct: ct);
         api.Reset();
         using var sqs = emulator.CreateClient();
-        await using var publisher = new SqsEventPublisher(new ProducerOptions { Sqs = { QueueUrl = queue }, OverflowPolicy = OverflowPolicy.Block, BlockTimeout = TimeSpan.FromSeconds(30) }, sqs, NullLoggerFactory.Instance);
+        await using var publisher = new SqsEventPublisher(new ProducerOptions { Sqs = { QueueUrl = queue }, OverflowPolicy = OverflowPolicy.Block, BlockTimeout = TimeSpan.FromSeconds(30), WireFormatVersion = wireFormatVersion ?? WireFormat.CompressedVersion }, sqs, NullLoggerFactory.Instance);
         for (long i = 0; i < events && !ct.IsCancellationRequested; i++)
         {
             publisher.TryPublish(workload.Url(i), "POST", Headers, workload.Body(i));
