@@ -8,7 +8,7 @@ namespace BulkDispatch.Core;
 /// message or a dead-letter detail: a raw line break or control character in it could otherwise forge a
 /// log line or hide part of one, and a megabyte-long value would flood the log.
 /// </summary>
-internal static class LogText
+public static class LogText
 {
     /// <summary>The characters of escaped text <see cref="Escape"/> keeps when no other limit is given.</summary>
     public const int DefaultMaxLength = 200;

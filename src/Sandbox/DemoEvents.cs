@@ -13,7 +13,7 @@ namespace BulkDispatch.Sandbox;
 /// type; non-ASCII, quotes and emoji in ids), for two accounts/projects on the US and EU endpoints,
 /// 1 to 10 visitors per event as the SDK's batch processor makes them. Seeded, so runs repeat.
 /// </summary>
-internal static class DemoEvents
+public static class DemoEvents
 {
     private static readonly (string Account, string Project, string Url)[] Projects =
     [

@@ -13,7 +13,7 @@ namespace BulkDispatch.Sandbox;
 /// to a per-user cache folder and installed there with <c>npm ci</c>, so <c>bulkdispatch demo</c> works from
 /// any folder on a machine with Node.js. The tests point it at the repository's tools/sqs-emulator instead.
 /// </summary>
-internal static partial class EmulatorInstallation
+public static partial class EmulatorInstallation
 {
     /// <summary>Environment variable naming a folder that holds start.mjs to use instead of the shipped copy.</summary>
     internal const string DirectoryVariable = "BULKDISPATCH_SQS_EMULATOR_DIR";

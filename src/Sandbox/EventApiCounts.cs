@@ -8,7 +8,7 @@ namespace BulkDispatch.Sandbox;
 /// and the distinct event uuids accepted (16 bytes each), so a benchmark can tell when every event
 /// arrived, and how many came twice, without keeping bodies.
 /// </summary>
-internal sealed class EventApiCounts
+public sealed class EventApiCounts
 {
     private readonly Lock _gate = new();
     private readonly HashSet<Guid> _uuids = [];

@@ -1,7 +1,7 @@
 namespace BulkDispatch.Sandbox;
 
 /// <summary>One request <see cref="LocalEventApi"/> received, as a fault policy and the tests see it.</summary>
-internal sealed class EventApiRequest
+public sealed class EventApiRequest
 {
     /// <summary>The status recorded when no answer was sent (dropped connection, or the client gave up).</summary>
     public const int NoAnswer = -1;

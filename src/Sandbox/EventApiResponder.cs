@@ -7,14 +7,14 @@ namespace BulkDispatch.Sandbox;
 /// Decides how <see cref="LocalEventApi"/> answers a request whose body passed the schema check. The demo's answers
 /// 204 (Optimizely's "accepted"); the tests' fault injection (tests/BulkDispatch.TestKit) plugs in here.
 /// </summary>
-internal interface IEventApiResponder
+public interface IEventApiResponder
 {
     /// <summary>Answers (or deliberately does not answer) one request.</summary>
     Task RespondAsync(EventApiExchange exchange);
 }
 
 /// <summary>One request on its way through <see cref="LocalEventApi"/>: what came in, and the ways to answer it.</summary>
-internal sealed class EventApiExchange
+public sealed class EventApiExchange
 {
     private readonly HttpContext _context;
     private readonly EventApiCounts _counts;

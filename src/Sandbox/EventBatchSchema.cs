@@ -16,7 +16,7 @@ namespace BulkDispatch.Sandbox;
 /// <c>campaign_id</c> may be <see langword="null"/>. The real Optimizely SDKs send null there, and the
 /// schema's own descriptions tell clients to, even though the declared type is string only.
 /// </remarks>
-internal sealed class EventBatchSchema
+public sealed class EventBatchSchema
 {
     /// <summary>The logical name of the embedded OpenAPI document.</summary>
     internal const string ResourceName = "optimizely-event-api.openapi.json";

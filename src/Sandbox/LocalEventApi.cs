@@ -18,7 +18,7 @@ namespace BulkDispatch.Sandbox;
 /// path ending in <c>/events</c>): it validates every body against the EventBatch schema, records
 /// every request and answers 204, or what its <see cref="Responder"/> decides (the tests' fault injection).
 /// </summary>
-internal sealed class LocalEventApi : IAsyncDisposable
+public sealed class LocalEventApi : IAsyncDisposable
 {
     /// <summary>The largest body accepted; well above the real API's 3.5 MB so oversize batches are visible.</summary>
     internal const long MaxRequestBodyBytes = 16 * 1024 * 1024;

@@ -4,7 +4,7 @@ using System.Globalization;
 namespace BulkDispatch.Sandbox;
 
 /// <summary>Finds Node.js and npm for the SQS emulator and checks that Node is new enough for fauxqs.</summary>
-internal static class NodeRuntime
+public static class NodeRuntime
 {
     /// <summary>fauxqs 1.9 runs on Node.js 20 and later.</summary>
     internal const int MinimumMajorVersion = 20;

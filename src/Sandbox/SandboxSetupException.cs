@@ -1,7 +1,7 @@
 namespace BulkDispatch.Sandbox;
 
 /// <summary>What stops a local stand-in from starting, so a command can pick its exit code.</summary>
-internal enum SandboxSetupProblem
+public enum SandboxSetupProblem
 {
     /// <summary>A program is missing or too old (Node.js, npm): the message says what to install.</summary>
     Prerequisite,
@@ -17,13 +17,18 @@ internal enum SandboxSetupProblem
 /// A local stand-in (the SQS emulator, the local Event API) cannot start for a reason the user can fix.
 /// The message is one line that says what to do; no stack trace is needed to act on it.
 /// </summary>
-internal sealed class SandboxSetupException : Exception
+public sealed class SandboxSetupException : Exception
 {
+    /// <summary>A setup failure of the given kind.</summary>
+    /// <param name="problem">What kind of failure it is, which decides the exit code.</param>
+    /// <param name="message">One line for the user: what failed and what to do.</param>
+    /// <param name="innerException">What was thrown, if anything.</param>
     public SandboxSetupException(SandboxSetupProblem problem, string message, Exception? innerException = null)
         : base(message, innerException)
     {
         Problem = problem;
     }
 
+    /// <summary>What kind of failure it is.</summary>
     public SandboxSetupProblem Problem { get; }
 }

@@ -15,7 +15,7 @@ namespace BulkDispatch.Sandbox;
 /// The child stops when its standard input closes, so it also dies with this process even when
 /// this process is killed and never gets to call <see cref="DisposeAsync"/>.
 /// </remarks>
-internal sealed class SqsEmulator : IAsyncDisposable
+public sealed class SqsEmulator : IAsyncDisposable
 {
     /// <summary>The region fauxqs is started with and the client signs for.</summary>
     internal const string Region = "us-west-2";

@@ -3,7 +3,7 @@ using Amazon.Runtime;
 namespace BulkDispatch.Sandbox;
 
 /// <summary>How to start a <see cref="SqsEmulator"/>; the defaults are the demo's.</summary>
-internal sealed record SqsEmulatorOptions
+public sealed record SqsEmulatorOptions
 {
     /// <summary>The loopback port to listen on; 0 picks a free one.</summary>
     public int Port { get; init; }
