@@ -23,12 +23,7 @@ public sealed class PackerTests
         long start = _time.GetTimestamp();
         await input.Writer.WriteAsync(await DecodeAsync(kit, StageKit.Message(StageKit.Batch("a"))));
 
-        PackedRequest<EventTracker>? request = null;
-        for (int i = 0; i < 1_000 && !output.Reader.TryRead(out request); i++)
-        {
-            _time.Advance(TimeSpan.FromMilliseconds(250));
-            await Task.Delay(2);
-        }
+        var request = await LingerUntilSentAsync(output);
 
         Assert.NotNull(request);
         Assert.True(_time.GetElapsedTime(start) >= Linger, $"sent after {_time.GetElapsedTime(start)}");
@@ -64,12 +59,7 @@ public sealed class PackerTests
 
         // Closing every request whenever the budget was in use to its limit sent them a third full in the benchmark:
         // this one still waits for BatchLinger.
-        PackedRequest<EventTracker>? request = null;
-        for (int i = 0; i < 1_000 && !output.Reader.TryRead(out request); i++)
-        {
-            _time.Advance(TimeSpan.FromMilliseconds(250));
-            await Task.Delay(2);
-        }
+        var request = await LingerUntilSentAsync(output);
 
         Assert.NotNull(request);
         Assert.True(_time.GetElapsedTime(start) >= Linger, $"sent after {_time.GetElapsedTime(start)}");
@@ -110,5 +100,18 @@ public sealed class PackerTests
         var output = Channel.CreateUnbounded<DecodedMessage>();
         await new Admission(StageKit.Rules(), kit.Ledger, _counters, StageKit.Log, StageKit.RunId).RunAsync(input.Reader, output.Writer, Channel.CreateUnbounded<DeadLetter>().Writer);
         return Assert.Single(StageKit.Drain(output.Reader));
+    }
+
+    /// <summary>Moves the clock on a quarter second at a time until the packer sends a request (null if it never does).</summary>
+    private async Task<PackedRequest<EventTracker>?> LingerUntilSentAsync(Channel<PackedRequest<EventTracker>> output)
+    {
+        PackedRequest<EventTracker>? request = null;
+        for (int i = 0; i < 1_000 && !output.Reader.TryRead(out request); i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(250));
+            await Task.Delay(2);
+        }
+
+        return request;
     }
 }
