@@ -1,4 +1,5 @@
 using System.Buffers;
+using BulkDispatch.Core.Events;
 
 namespace BulkDispatch.Core.Wire;
 
@@ -11,7 +12,26 @@ internal sealed record DecodedEvent(
     string HttpVerb,
     IReadOnlyDictionary<string, string> Headers,
     ReadOnlyMemory<byte> Body,
-    DateTimeOffset? EnqueuedAt);
+    DateTimeOffset? EnqueuedAt)
+{
+    /// <summary>The body's EventBatch parts, when the decoder split it as it read the message.</summary>
+    public EventBatchParts? Parts { get; init; }
+
+    /// <summary>Why the body the decoder split is not an EventBatch; null when it is, or was not split.</summary>
+    public string? BodyProblem { get; init; }
+
+    /// <summary>The body's EventBatch parts (split now unless the decoder did); false with a reason when it is not one.</summary>
+    public bool TryGetParts(out EventBatchParts? parts, out string? error)
+    {
+        if (Parts is not null || BodyProblem is not null)
+        {
+            (parts, error) = (Parts, BodyProblem);
+            return Parts is not null;
+        }
+
+        return EventBatchParts.TryRead(Body, out parts, out error);
+    }
+}
 
 /// <summary>The outcome of decoding one queue message: its events, or why it can never be delivered.</summary>
 internal sealed record DecodeResult(IReadOnlyList<DecodedEvent> Events, string? FailureReason, string? FailureDetail, bool IsLegacy)

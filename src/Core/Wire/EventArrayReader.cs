@@ -1,4 +1,5 @@
 using System.Text.Json;
+using BulkDispatch.Core.Events;
 
 namespace BulkDispatch.Core.Wire;
 
@@ -26,6 +27,7 @@ internal static class EventArrayReader
         int arrayDepth = reader.CurrentDepth;
         var events = new List<DecodedEvent>();
         var shared = default(SharedValues);
+        var splitter = new EventBatchParts.Splitter();
         DecodeResult? failure = null;
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
         {
@@ -41,6 +43,8 @@ internal static class EventArrayReader
             Dictionary<string, string>? headers = null;
             DateTimeOffset? enqueuedAt = null;
             ReadOnlyMemory<byte>? body = null;
+            EventBatchParts? parts = null;
+            string? bodyProblem = null;
             EventFields seen = EventFields.None;
             string? problem = null;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -72,10 +76,11 @@ internal static class EventArrayReader
                         enqueuedAt = reader.TokenType == JsonTokenType.String && reader.TryGetDateTimeOffset(out var at) ? at : null;
                         break;
                     case EventFields.Body:
-                        // Any JSON value: whether it is an EventBatch is the flush's check per event (invalid-event),
-                        // the same check, with the same reason, as for a body carried in 'bodyText'.
+                        // Any JSON value, split into its EventBatch parts on the way: whether it is an EventBatch is the
+                        // flush's check per event (invalid-event), the same check, with the same reason, as for a body
+                        // carried in 'bodyText'.
                         int bodyStart = (int)reader.TokenStartIndex;
-                        reader.Skip();
+                        splitter.TryRead(ref reader, memory, out parts, out bodyProblem);
                         body = memory.Slice(bodyStart, (int)reader.BytesConsumed - bodyStart);
                         break;
                     case EventFields.BodyText when reader.TokenType == JsonTokenType.String:
@@ -107,7 +112,11 @@ internal static class EventArrayReader
             }
             else
             {
-                events.Add(new DecodedEvent(url!, verb ?? "POST", headers ?? new Dictionary<string, string>(), bodyBytes, enqueuedAt));
+                events.Add(new DecodedEvent(url!, verb ?? "POST", headers ?? NoHeaders, bodyBytes, enqueuedAt)
+                {
+                    Parts = parts,
+                    BodyProblem = bodyProblem,
+                });
             }
         }
 
@@ -119,6 +128,8 @@ internal static class EventArrayReader
 
         return failure ?? DecodeResult.Ok(events);
     }
+
+    private static readonly Dictionary<string, string> NoHeaders = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>The event fields this reader knows, as flags so an event can note which it has seen.</summary>
     [Flags]

@@ -15,6 +15,7 @@ internal sealed class RequestPacker<TTag>
     private readonly Dictionary<string, PackedRequest<TTag>> _open = new(StringComparer.Ordinal);
     private readonly HashSet<string> _keys = new(StringComparer.Ordinal);
     private char[] _keyBuffer = new char[512];
+    private (string Url, IReadOnlyList<ReadOnlyMemory<byte>> Header, string Key)? _lastKey;
 
     public RequestPacker(int maxRequestBytes)
     {
@@ -72,6 +73,18 @@ internal sealed class RequestPacker<TTag>
     public string GroupKey(string url, EventBatchParts header)
     {
         var properties = header.HeaderProperties;
+        if (_lastKey is { } last && ReferenceEquals(last.Url, url) && ReferenceEquals(last.Header, properties))
+        {
+            return last.Key; // the decoder shares one header list among a message's events with the same header
+        }
+
+        string key = BuildGroupKey(url, properties);
+        _lastKey = (url, properties, key);
+        return key;
+    }
+
+    private string BuildGroupKey(string url, IReadOnlyList<ReadOnlyMemory<byte>> properties)
+    {
         int count = properties.Count;
         Span<int> order = count <= 64 ? stackalloc int[count] : new int[count];
         int length = url.Length + 12;

@@ -124,7 +124,7 @@ internal sealed partial class Admission(AdmissionRules rules, InFlightLedger led
         {
             (reason, detail) = (DeadLetterReason.InvalidEvent, $"Event verb '{LogText.Escape(e.HttpVerb)}' is not POST.");
         }
-        else if (!EventBatchParts.TryRead(e.Body, out parts, out var error))
+        else if (!e.TryGetParts(out parts, out var error))
         {
             (reason, detail) = (DeadLetterReason.InvalidEvent, error!);
         }
