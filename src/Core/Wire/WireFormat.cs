@@ -110,6 +110,39 @@ public static class WireFormat
 
     private static byte[]? s_emptyMessage;
 
+    /// <summary>
+    /// As <see cref="Compose"/>, for fragments written for a version-2 payload (bodies raw whatever their characters):
+    /// a body some SQS implementations refuse as text goes as <c>bodyText</c>, as a version-1 writer puts it.
+    /// </summary>
+    internal static string ComposeSqsSafe(IReadOnlyList<byte[]> fragments)
+    {
+        string message = Compose(fragments);
+        if (fragments.All(f => SqsSafe(f)))
+        {
+            return message;
+        }
+
+        var decoded = MessageDecoder.Decode(message, legacy: null);
+        if (!decoded.Succeeded)
+        {
+            throw new InvalidOperationException($"Event fragments do not make a message: {decoded.FailureDetail}");
+        }
+
+        using var buffer = new MemoryStream(message.Length + 256);
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            WriteStart(writer);
+            foreach (var e in decoded.Events)
+            {
+                WriteEvent(writer, e.Url, e.HttpVerb, e.Headers, e.Body.Span, e.EnqueuedAt, validateBody: false);
+            }
+
+            WriteEnd(writer);
+        }
+
+        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
     /// <summary>Writes one version-1 message holding a single event whose body is already UTF-8.</summary>
     internal static string EncodeOne(DecodedEvent e, ReadOnlySpan<byte> body)
     {
@@ -145,7 +178,8 @@ public static class WireFormat
         IReadOnlyDictionary<string, string> headers,
         ReadOnlySpan<byte> body,
         DateTimeOffset? enqueuedAt,
-        bool validateBody)
+        bool validateBody,
+        bool sqsSafeText = true)
     {
         writer.WriteStartObject();
         writer.WriteString("url", url);
@@ -164,7 +198,7 @@ public static class WireFormat
 
         // A dead-lettered body that is not one JSON value (bodyText may carry any text) cannot be embedded raw
         // without breaking the message: it goes as text, which gives the reader back the same bytes.
-        if (SqsSafe(body) && (validateBody || IsOneJsonValue(body)))
+        if ((!sqsSafeText || SqsSafe(body)) && (validateBody || IsOneJsonValue(body)))
         {
             // The body goes in as raw JSON: never re-serialized, so Optimizely gets the SDK's bytes.
             writer.WritePropertyName("body");

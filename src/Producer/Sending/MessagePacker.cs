@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using BulkDispatch.Core.Sqs;
 using BulkDispatch.Core.Wire;
@@ -32,7 +33,7 @@ internal sealed class MessagePacker : IDisposable
     private const int AssumedRatio = 4;
 
     private readonly QueueLimits _queue;
-    private readonly EventEncoder _encoder = new();
+    private readonly EventEncoder _encoder;
     private readonly CompressedMessageWriter? _writer;
     private readonly Queue<OutgoingBatch> _ready = new();
     private OutgoingBatch _batch;
@@ -51,6 +52,7 @@ internal sealed class MessagePacker : IDisposable
             _ => throw new ArgumentOutOfRangeException(nameof(wireFormatVersion), wireFormatVersion, "The producer writes wire-format version 1 or 2."),
         };
         PayloadTarget = (int)Math.Min(payloadBytes, (long)queue.MaxMessageBytes * AssumedRatio);
+        _encoder = new EventEncoder(sqsSafeText: wireFormatVersion == WireFormat.CurrentVersion);
         if (wireFormatVersion == WireFormat.CompressedVersion)
         {
             _writer = NewWriter();
@@ -191,8 +193,11 @@ internal sealed class MessagePacker : IDisposable
         }
         else
         {
-            // One event that does not compress under the limit: as version 1 it fits (CanEverHold), and every reader reads both.
-            message.Seal(WireFormat.Compose(message.Fragments), message.Bytes);
+            // One event that does not compress under the limit: as version 1 it fits (CanEverHold; its body may grow
+            // when it must go as bodyText: then SQS refuses it as too large, as any message over the limit), and every
+            // reader reads both.
+            string body = WireFormat.ComposeSqsSafe(message.Fragments);
+            message.Seal(body, Encoding.UTF8.GetByteCount(body));
         }
 
         into.Add(message);
@@ -200,7 +205,7 @@ internal sealed class MessagePacker : IDisposable
 
     /// <summary>The version-2 body of the message (version 1 for a single event it does not fit the queue's limit as).</summary>
     private string CompressedBody(OutgoingMessage message, CompressedMessageWriter writer) =>
-        Compress(message, writer) <= _queue.MaxMessageBytes || message.Fragments.Count > 1 ? writer.ToBody() : WireFormat.Compose(message.Fragments);
+        Compress(message, writer) <= _queue.MaxMessageBytes || message.Fragments.Count > 1 ? writer.ToBody() : WireFormat.ComposeSqsSafe(message.Fragments);
 
     private static int Compress(OutgoingMessage message, CompressedMessageWriter writer)
     {

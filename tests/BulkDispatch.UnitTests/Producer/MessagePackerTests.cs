@@ -96,6 +96,39 @@ public sealed class MessagePackerTests
     }
 
     [Fact]
+    public void Version_2_payloads_carry_emoji_bodies_raw_and_the_reader_splits_them_without_a_copy()
+    {
+        var queue = new QueueLimits(QueueUrl, 262_144);
+        var events = Recorded().Where(e => e.Body.Any(char.IsSurrogate)).ToList();
+        Assert.NotEmpty(events); // the recorded SDK data has emoji visitor ids
+        using var packer = new MessagePacker(queue);
+
+        var messages = Pack(packer, events, queue);
+
+        var decoded = messages.SelectMany(Decode).ToList();
+        Assert.All(messages, m => Assert.DoesNotContain(m, char.IsSurrogate));
+        Assert.All(decoded, e => Assert.NotNull(e.Parts)); // read as 'body': a 'bodyText' is unescaped into a copy first
+        AssertCarried(events, messages);
+    }
+
+    [Fact]
+    public void A_single_emoji_event_that_does_not_compress_goes_as_version_1_with_its_body_as_text()
+    {
+        var queue = new QueueLimits(QueueUrl, 6500);
+        string body = Incompressible(new Random(9), 5800).Insert(6, "\U0001F600\U0001F600");
+        var events = new[] { Event(body, 0) }.ToList();
+        using var packer = new MessagePacker(queue);
+
+        var messages = Pack(packer, events, queue);
+
+        var message = Assert.Single(messages);
+        Assert.StartsWith(Version1Start, message, StringComparison.Ordinal);
+        Assert.DoesNotContain(message, char.IsSurrogate);
+        Assert.Contains("\"bodyText\":", message, StringComparison.Ordinal);
+        AssertCarried(events, messages);
+    }
+
+    [Fact]
     public async Task A_version_2_message_SQS_rejects_is_halved_and_the_halves_are_compressed_again()
     {
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
