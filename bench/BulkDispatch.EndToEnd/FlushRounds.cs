@@ -13,7 +13,8 @@ internal sealed class FlushRounds(
     IReadOnlyDictionary<string, string> flushSettings,
     Action<string> say,
     Func<string> load,
-    int? compareWire = null)
+    int? compareWire = null,
+    string conditions = "")
 {
     private static readonly CultureInfo C = CultureInfo.InvariantCulture;
 
@@ -51,7 +52,7 @@ internal sealed class FlushRounds(
     /// </summary>
     public async Task ParallelAsync(long events, int processes, int rounds, (double Send, double Drain)? ceiling, CancellationToken ct)
     {
-        say(string.Create(C, $"parallel drain: {events:N0} events published first, drained by 1 flush process, then refilled and drained by {processes} started at once on the same queue ({rounds} round(s){Alternating})"));
+        say(string.Create(C, $"parallel drain: {events:N0} events published first, drained by 1 flush process, then refilled and drained by {processes} started at once on the same queue ({rounds} round(s){Alternating}); {conditions}"));
         var byBuild = builds.ToDictionary(b => b.Name, _ => (One: new List<DrainResult>(), Many: new List<DrainResult>()));
         for (int round = 1; round <= rounds; round++)
         {
@@ -73,7 +74,7 @@ internal sealed class FlushRounds(
             long lost = one.Concat(many).Sum(d => d.VisitorsExpected - d.VisitorsDelivered);
             string bound = ceiling is { } c ? string.Create(C, $"; emulator's bare drain {c.Drain:N0} events/s") : "";
             Summary.Add(string.Create(C,
-                $"parallel drain ({name}, {events:N0} events, median of {one.Count}): 1 process {rateOne:N0} events/s, CPU {Median(one, d => d.CpuSeconds):0.00} s, peak {Median(one, d => d.PeakWorkingSetBytes) / 1048576:0} MiB; {processes} processes {rateMany:N0} events/s ({rateMany / rateOne:0.00}x), CPU {Median(many, d => d.CpuSeconds):0.00} s in all, peak {Median(many, d => d.PeakWorkingSetBytes) / 1048576:0} MiB per process at most; duplicates {duplicates}, visitors lost {lost}{bound}"));
+                $"parallel drain ({name}, {events:N0} events, median of {one.Count}; {conditions}): 1 process {rateOne:N0} events/s, CPU {Median(one, d => d.CpuSeconds):0.00} s, peak {Median(one, d => d.PeakWorkingSetBytes) / 1048576:0} MiB; {processes} processes {rateMany:N0} events/s ({rateMany / rateOne:0.00}x), CPU {Median(many, d => d.CpuSeconds):0.00} s in all, peak {Median(many, d => d.PeakWorkingSetBytes) / 1048576:0} MiB per process at most; duplicates {duplicates}, visitors lost {lost}{bound}"));
         }
     }
 

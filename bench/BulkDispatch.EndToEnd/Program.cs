@@ -8,7 +8,7 @@ using BulkDispatch.TestKit;
 // Usage (from the repository root; docs/benchmarks.md, "End to end"):
 //   dotnet run -c Release --project bench/BulkDispatch.EndToEnd -- [--sizes 10000,100000,1000000] [--baseline-sample 10000]
 //       [--outage-events 2000] [--drain-events 100000] [--trace DIR] [--cli PATH] [--compare-cli PATH] [--drain-rounds 1]
-//       [--parallel-events 100000] [--parallel-processes 2] [--startup-runs 5] [--flush-set NAME=VALUE]
+//       [--parallel-events 100000] [--parallel-processes 2] [--startup-runs 5] [--flush-set NAME=VALUE] [--event-api-latency MS]
 //       [--only ceiling,sizes,drain,parallel,startup,outage]
 //   --trace: dotnet-trace every flush process of the largest size into DIR; --cli: the bulkdispatch.dll to run
 //   (default: src/Cli's build); --compare-cli: another build (e.g. before a change) whose flush-alone, parallel-drain
@@ -33,6 +33,7 @@ int? compareWire = null;
 long parallelEvents = 100_000;
 int parallelProcesses = 2;
 int startupRuns = 5;
+var eventApiLatency = TimeSpan.Zero;
 var flushSettings = new Dictionary<string, string>(StringComparer.Ordinal);
 string[] scenarioNames = ["ceiling", "sizes", "drain", "parallel", "startup", "outage"];
 var only = new HashSet<string>(scenarioNames, StringComparer.Ordinal);
@@ -48,6 +49,7 @@ for (int i = 0; i < args.Length; i++)
         case "--parallel-events": parallelEvents = long.Parse(args[++i], c); break;
         case "--parallel-processes": parallelProcesses = int.Parse(args[++i], c); break;
         case "--startup-runs": startupRuns = int.Parse(args[++i], c); break;
+        case "--event-api-latency": eventApiLatency = TimeSpan.FromMilliseconds(int.Parse(args[++i], c)); break;
         case "--flush-set":
             var pair = args[++i].Split('=', 2);
             if (pair.Length != 2)
@@ -89,6 +91,8 @@ for (int i = 0; i < args.Length; i++)
                   --parallel-events N    events of the parallel drain: 1 flush process, then N processes at once (100000)
                   --parallel-processes N flush processes started at once in the parallel drain (2)
                   --startup-runs N       runs of `flush` on an empty queue per build in the start-up scenario (5)
+                  --event-api-latency MS the loopback Event API answers each request of the flush-alone, parallel and
+                                         start-up scenarios MS ms after it arrived, as a remote API would (0: at once)
                   --flush-set NAME=VALUE a setting for the flush processes of the flush-alone, parallel and start-up
                                          scenarios (repeatable), e.g. BulkDispatch__Flush__ReceiveConcurrency=4
                   --only LIST            run only these scenarios: ceiling, sizes (with the reference design and the
@@ -177,7 +181,11 @@ try
         builds.Add(("compare", compareFlushes));
     }
 
-    var rounds = new FlushRounds(scenarios, builds, flushSettings, Say, LoadAverage, compareWire);
+    // The real Event API is tens to hundreds of ms away: with the loopback one answering at once, a flush process is
+    // bound by CPU and the shared cores, never by waiting on its requests. The delay is the server's (per request).
+    string conditions = string.Join("; ", flushSettings.Select(p => $"{p.Key}={p.Value}").Prepend(string.Create(c, $"Event API latency {eventApiLatency.TotalMilliseconds:0} ms")));
+    faults.Policy = eventApiLatency > TimeSpan.Zero ? _ => EventApiFault.Delay(eventApiLatency) : null;
+    var rounds = new FlushRounds(scenarios, builds, flushSettings, Say, LoadAverage, compareWire, conditions);
     if (only.Contains("drain") && drainEvents > 0)
     {
         await rounds.DrainAsync(drainEvents, drainRounds, ct);
@@ -193,6 +201,7 @@ try
         await rounds.StartupAsync(startupRuns, ct);
     }
 
+    faults.Policy = null; // the outage scenario sets its own answers
     (long ProductLost, long ProductEvents, long BaselineLost, long BaselineEvents)? outageResult = null;
     if (only.Contains("outage") && outageEvents > 0)
     {

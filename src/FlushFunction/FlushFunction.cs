@@ -79,6 +79,7 @@ public sealed partial class FlushFunction(FlushEngine engine, IOptions<FlushOpti
             FlushStopReason.Cancelled => "the host cancelled the invocation (it is stopping, or functionTimeout passed)",
             FlushStopReason.MessageLimit => "BulkDispatch__Flush__MaxMessagesPerRun messages were received",
             FlushStopReason.TransientFailure => "the Event API or SQS kept failing",
+            _ when report.AbandonedReceives > 0 => report.StopDescription,
             _ => "the queue answered empty but not everything received was delivered",
         };
         return report.LastFailure is { } failure ? $"{why} (last failure: {failure})" : why;

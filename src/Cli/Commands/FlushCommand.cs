@@ -45,8 +45,8 @@ internal static class FlushCommand
               bulkdispatch flush --dry-run --set BulkDispatch__Flush__MaxDuration=00:00:30
 
             Exit codes: 0 complete (the queue was drained: everything received was delivered or dead-lettered),
-            1 incomplete (not drained: a transient failure, MaxDuration, MaxMessagesPerRun or a cancel left
-            messages for the next run), 2 bad configuration (nothing received), 3 unexpected error.
+            1 incomplete (not drained: a transient failure, MaxDuration, MaxMessagesPerRun, a cancel or a
+            receive abandoned in flight left messages for the next run), 2 bad configuration (nothing received), 3 unexpected error.
             """)
         {
             CommonOptions.SettingsFile, CommonOptions.Set, CommonOptions.Json, CommonOptions.Verbose, DryRun,

@@ -90,7 +90,8 @@ public sealed class SqsGateway
 
     /// <summary>
     /// One long-poll receive; each attempt is abandoned after <see cref="SqsReceiveRequest.WaitTime"/> plus
-    /// <see cref="SqsReceiveRequest.TimeoutMargin"/> (a transient failure). Empty when no message came.
+    /// <see cref="SqsReceiveRequest.TimeoutMargin"/> (a transient failure; <see cref="SqsReceiveRequest.AttemptAbandoned"/>
+    /// is told, as for an attempt cancelled in flight). Empty when no message came.
     /// </summary>
     public async Task<IReadOnlyList<Message>> ReceiveAsync(SqsReceiveRequest request, SqsRetryPolicy? retry = null, CancellationToken cancellationToken = default)
     {
@@ -106,8 +107,23 @@ public sealed class SqsGateway
             MessageSystemAttributeNames = request.SystemAttributeNames is { } system ? [.. system] : null,
         };
         var response = await _resilience.ExecuteAsync(
-            "ReceiveMessage", retry, TimeSpan.FromSeconds(wait) + request.TimeoutMargin, token => _sqs.ReceiveMessageAsync(sdkRequest, token), cancellationToken).ConfigureAwait(false);
+            "ReceiveMessage", retry, TimeSpan.FromSeconds(wait) + request.TimeoutMargin, token => ReceiveAttemptAsync(sdkRequest, request.AttemptAbandoned, token), cancellationToken).ConfigureAwait(false);
         return response.Messages ?? [];
+    }
+
+    // A cancelled attempt (its timeout, the caller, or the HTTP client's own timeout) may have reached SQS, which then
+    // leased what it would have answered: the caller must not take a later empty answer for a drained queue.
+    private async Task<ReceiveMessageResponse> ReceiveAttemptAsync(ReceiveMessageRequest sdkRequest, Action? abandoned, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _sqs.ReceiveMessageAsync(sdkRequest, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            abandoned?.Invoke();
+            throw;
+        }
     }
 
     /// <summary>

@@ -101,6 +101,13 @@ public sealed record SqsReceiveRequest(string QueueUrl)
 
     /// <summary>System attributes to bring (e.g. <c>ApproximateReceiveCount</c>), or null for none.</summary>
     public IReadOnlyList<string>? SystemAttributeNames { get; init; }
+
+    /// <summary>
+    /// Called (quickly) each time an attempt is abandoned while SQS may be serving it: its timeout passed or the call was
+    /// cancelled in flight. SQS may then have leased up to <see cref="MaxMessages"/> messages that nobody received: they
+    /// stay invisible until their visibility timeout passes. An attempt SQS answered with an error is not abandoned.
+    /// </summary>
+    public Action? AttemptAbandoned { get; init; }
 }
 
 /// <summary>What the flush and the queue commands need to know about a queue before they start.</summary>

@@ -175,18 +175,18 @@ public sealed partial class FlushEngine
             _logger, report.RunId, report.Complete, report.StopReason, report.QueueDrained, report.DryRun, report.MessagesReceived, report.MessagesDeleted,
             report.EventsReceived, report.EventsDelivered, report.VisitorsDelivered, report.RequestsSent, report.RequestsAccepted,
             report.BytesSent, string.Join(",", report.DeadLettered.Select(p => $"{p.Key}:{p.Value}")), report.TransientFailures,
-            report.ApproximateMessagesLeft, (long)report.Duration.TotalMilliseconds, report.LastFailure ?? "none");
+            report.ApproximateMessagesLeft, report.AbandonedReceives, (long)report.Duration.TotalMilliseconds, report.LastFailure ?? "none");
         return report;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message =
         "Flush {RunId} finished: complete={Complete} stop={StopReason} drained={Drained} dryRun={DryRun} messagesReceived={MessagesReceived} messagesDeleted={MessagesDeleted} " +
         "eventsReceived={EventsReceived} eventsDelivered={EventsDelivered} visitorsDelivered={VisitorsDelivered} requests={RequestsSent} accepted={RequestsAccepted} " +
-        "bytes={BytesSent} deadLettered={DeadLettered} transientFailures={TransientFailures} left={ApproximateMessagesLeft} durationMs={DurationMs} lastFailure=\"{LastFailure}\"")]
+        "bytes={BytesSent} deadLettered={DeadLettered} transientFailures={TransientFailures} left={ApproximateMessagesLeft} abandonedReceives={AbandonedReceives} durationMs={DurationMs} lastFailure=\"{LastFailure}\"")]
     private static partial void LogReport(
         ILogger logger, string runId, bool complete, FlushStopReason stopReason, bool drained, bool dryRun, long messagesReceived, long messagesDeleted,
         long eventsReceived, long eventsDelivered, long visitorsDelivered, long requestsSent, long requestsAccepted,
-        long bytesSent, string deadLettered, long transientFailures, long? approximateMessagesLeft, long durationMs, string lastFailure);
+        long bytesSent, string deadLettered, long transientFailures, long? approximateMessagesLeft, long abandonedReceives, long durationMs, string lastFailure);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Flush {RunId}: nothing was received; {Failure}")]
     private static partial void LogNotStarted(ILogger logger, string runId, string failure);

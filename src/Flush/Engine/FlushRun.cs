@@ -149,14 +149,16 @@ internal sealed partial class FlushRun(QueueSeams queue, IRequestSink eventApi, 
         long received = counters.MessagesReceived;
         long deleted = counters.MessagesDeleted;
         long transient = counters.TransientFailures;
+        long abandoned = counters.AbandonedReceives;
         return new FlushReport
         {
             RunId = settings.RunId,
             StartedAt = startedAt,
             Duration = duration,
-            // Complete means drained: the queue answered empty, and everything received was deleted (or, in a
-            // dry run, would have been) with no transient failure. A run cut short by a limit is not complete.
-            Complete = stop == FlushStopReason.QueueEmpty && transient == 0 && (settings.DryRun || deleted == received),
+            // Complete means drained: the queue answered empty, no receive was abandoned in flight (SQS may have
+            // leased messages to it), and everything received was deleted (or, in a dry run, would have been) with no
+            // transient failure. A run cut short by a limit is not complete.
+            Complete = stop == FlushStopReason.QueueEmpty && abandoned == 0 && transient == 0 && (settings.DryRun || deleted == received),
             StopReason = stop,
             DryRun = settings.DryRun,
             MessagesReceived = received,
@@ -169,6 +171,8 @@ internal sealed partial class FlushRun(QueueSeams queue, IRequestSink eventApi, 
             BytesSent = counters.BytesSent,
             DeadLettered = counters.DeadLetteredByReason,
             TransientFailures = transient,
+            AbandonedReceives = abandoned,
+            MessagesMaybeLeased = counters.MessagesMaybeLeased,
             LastFailure = counters.LastFailure,
             ApproximateMessagesLeft = left,
             PlannedRequests = planned,

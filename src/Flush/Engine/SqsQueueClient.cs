@@ -33,7 +33,7 @@ internal sealed partial class SqsQueueClient(SqsGateway gateway, string queueUrl
         OnRetry = e => LogReceiveRetry(logger, e.Attempt + 1, ReceiveAttempts, e.Exception?.Message ?? "no answer"),
     };
 
-    public async Task<IReadOnlyList<ReceivedMessage>> ReceiveAsync(int maxMessages, int waitSeconds, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<ReceivedMessage>> ReceiveAsync(int maxMessages, int waitSeconds, Action abandoned, CancellationToken cancellationToken)
     {
         var request = new SqsReceiveRequest(queueUrl)
         {
@@ -41,6 +41,7 @@ internal sealed partial class SqsQueueClient(SqsGateway gateway, string queueUrl
             WaitTime = TimeSpan.FromSeconds(waitSeconds),
             TimeoutMargin = receiveTimeoutMargin,
             SystemAttributeNames = ReceiveAttributes,
+            AttemptAbandoned = abandoned,
         };
         IReadOnlyList<Message> messages;
         try

@@ -22,6 +22,7 @@ internal sealed class FlushMetrics
         BytesSent = meter.CreateCounter<long>("bulkdispatch.flush.bytes.sent", "By", "Event API request body bytes");
         DeadLettered = meter.CreateCounter<long>("bulkdispatch.flush.dead_lettered", "{message}", "Messages sent to the dead-letter queue, by reason");
         TransientFailures = meter.CreateCounter<long>("bulkdispatch.flush.transient_failures", "{failure}", "Failures left for a later run");
+        ReceivesAbandoned = meter.CreateCounter<long>("bulkdispatch.flush.receives.abandoned", "{receive}", "Receive attempts abandoned in flight (timed out or cancelled): SQS may have leased messages to them");
         RunDuration = meter.CreateHistogram<double>("bulkdispatch.flush.run.duration", "s", "Duration of flush runs");
     }
 
@@ -33,5 +34,6 @@ internal sealed class FlushMetrics
     public Counter<long> BytesSent { get; }
     public Counter<long> DeadLettered { get; }
     public Counter<long> TransientFailures { get; }
+    public Counter<long> ReceivesAbandoned { get; }
     public Histogram<double> RunDuration { get; }
 }

@@ -7,7 +7,10 @@ namespace BulkDispatch.Flush.Reporting;
 /// <summary>Why a flush run stopped receiving.</summary>
 public enum FlushStopReason
 {
-    /// <summary>Every receive loop got an empty answer: the queue is drained.</summary>
+    /// <summary>
+    /// Every receive loop got an empty answer: the queue is drained, unless a receive was abandoned in flight (see
+    /// <see cref="FlushReport.AbandonedReceives"/>).
+    /// </summary>
     QueueEmpty,
 
     /// <summary><c>MaxDuration</c> passed.</summary>
@@ -36,8 +39,8 @@ public sealed record FlushReport
     public required TimeSpan Duration { get; init; }
 
     /// <summary>
-    /// True only when the run drained the queue: it stopped because the queue answered empty, everything it
-    /// received was deleted (accepted or dead-lettered; a dry run deletes nothing) and nothing failed transiently.
+    /// True only when the run drained the queue (<see cref="QueueDrained"/>): it stopped because the queue answered empty, no
+    /// receive was abandoned in flight, everything it received was deleted (accepted or dead-lettered; a dry run deletes nothing) and nothing failed transiently.
     /// A run cut short by <c>MaxDuration</c>, <c>MaxMessagesPerRun</c> or the host is not complete, even if all it took was delivered.
     /// </summary>
     public required bool Complete { get; init; }
@@ -45,8 +48,11 @@ public sealed record FlushReport
     /// <summary>Why receiving stopped.</summary>
     public required FlushStopReason StopReason { get; init; }
 
-    /// <summary>True when the run stopped because the queue answered empty (see <see cref="Complete"/> for whether all it took was also delivered).</summary>
-    public bool QueueDrained => StopReason == FlushStopReason.QueueEmpty;
+    /// <summary>
+    /// True when the run stopped because the queue answered empty and no receive of the run was abandoned in flight (what
+    /// SQS may have leased to one is still in the queue). See <see cref="Complete"/> for whether all it took was also delivered.
+    /// </summary>
+    public bool QueueDrained => StopReason == FlushStopReason.QueueEmpty && AbandonedReceives == 0;
 
     /// <summary>True for a dry run: nothing was posted, deleted or dead-lettered.</summary>
     public required bool DryRun { get; init; }
@@ -80,6 +86,15 @@ public sealed record FlushReport
 
     /// <summary>Requests or receives that failed after their retries, and permanent failures that could not be dead-lettered.</summary>
     public required long TransientFailures { get; init; }
+
+    /// <summary>
+    /// Receive attempts abandoned while SQS may have been serving them (timed out, or cancelled in flight). SQS may have
+    /// leased messages to them that this run never saw: they reappear after the queue's VisibilityTimeout.
+    /// </summary>
+    public long AbandonedReceives { get; init; }
+
+    /// <summary>The most messages the <see cref="AbandonedReceives"/> may have leased (what they asked for, at most 10 each).</summary>
+    public long MessagesMaybeLeased { get; init; }
 
     /// <summary>The last transient failure, for the log.</summary>
     public string? LastFailure { get; init; }
@@ -117,12 +132,17 @@ public sealed record FlushReport
     {
         var c = CultureInfo.InvariantCulture;
         var text = new StringBuilder();
-        text.Append(c, $"Flush run {RunId} {(Complete ? "complete" : "INCOMPLETE")}{(DryRun ? " (dry run: nothing sent or deleted)" : "")}: stopped because {Describe(StopReason)}, in {Duration.TotalSeconds:0.0} s.").AppendLine();
+        text.Append(c, $"Flush run {RunId} {(Complete ? "complete" : "INCOMPLETE")}{(DryRun ? " (dry run: nothing sent or deleted)" : "")}: stopped because {StopDescription}, in {Duration.TotalSeconds:0.0} s.").AppendLine();
         text.Append(c, $"  messages: {MessagesReceived} received, {MessagesDeleted} deleted").AppendLine();
         text.Append(c, $"  events:   {EventsReceived} received, {EventsDelivered} delivered ({VisitorsDelivered} visitors)").AppendLine();
         text.Append(c, $"  requests: {RequestsSent} sent, {RequestsAccepted} accepted, {BytesSent} bytes").AppendLine();
         text.Append(c, $"  dead-lettered: {(DeadLettered.Count == 0 ? "none" : string.Join(", ", DeadLettered.Select(p => $"{p.Value} {p.Key}")))}").AppendLine();
         text.Append(c, $"  transient failures: {TransientFailures}{(LastFailure is null ? "" : $" (last: {LastFailure})")}").AppendLine();
+        if (AbandonedReceives > 0)
+        {
+            text.Append(c, $"  abandoned receives: {AbandonedReceives} ({LeasedNote})").AppendLine();
+        }
+
         if (ApproximateMessagesLeft is { } left)
         {
             text.Append(c, $"  left in the queue (approximate): {left}").AppendLine();
@@ -135,6 +155,15 @@ public sealed record FlushReport
 
         return text.ToString();
     }
+
+    /// <summary>Why receiving stopped, in words (the queue answered empty is not drained while an abandoned receive may hold messages).</summary>
+    public string StopDescription => StopReason == FlushStopReason.QueueEmpty && AbandonedReceives > 0
+        ? $"the queue answered empty, but {LeasedNote}"
+        : Describe(StopReason);
+
+    private string LeasedNote => string.Create(
+        CultureInfo.InvariantCulture,
+        $"{AbandonedReceives} receive(s) were abandoned in flight: up to {MessagesMaybeLeased} messages SQS may have leased to them reappear after the queue's VisibilityTimeout");
 
     private static string Describe(FlushStopReason reason) => reason switch
     {

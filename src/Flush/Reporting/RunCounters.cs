@@ -11,7 +11,7 @@ internal sealed class RunCounters(FlushMetrics metrics)
 {
     private readonly ConcurrentDictionary<string, long> _deadLettered = new(StringComparer.Ordinal);
     private long _messagesReceived, _messagesDeleted, _eventsReceived, _eventsDelivered, _visitorsDelivered;
-    private long _requestsSent, _requestsAccepted, _bytesSent, _transientFailures;
+    private long _requestsSent, _requestsAccepted, _bytesSent, _transientFailures, _abandonedReceives, _messagesMaybeLeased;
     private string? _lastFailure;
 
     public long MessagesReceived => Interlocked.Read(ref _messagesReceived);
@@ -23,6 +23,8 @@ internal sealed class RunCounters(FlushMetrics metrics)
     public long RequestsAccepted => Interlocked.Read(ref _requestsAccepted);
     public long BytesSent => Interlocked.Read(ref _bytesSent);
     public long TransientFailures => Interlocked.Read(ref _transientFailures);
+    public long AbandonedReceives => Interlocked.Read(ref _abandonedReceives);
+    public long MessagesMaybeLeased => Interlocked.Read(ref _messagesMaybeLeased);
     public string? LastFailure => Volatile.Read(ref _lastFailure);
 
     /// <summary>Dead-lettered (or, in a dry run, would-be dead-lettered) messages by reason, sorted.</summary>
@@ -93,6 +95,22 @@ internal sealed class RunCounters(FlushMetrics metrics)
         Interlocked.Increment(ref _transientFailures);
         metrics.TransientFailures.Add(1);
         Volatile.Write(ref _lastFailure, what);
+    }
+
+    /// <summary>
+    /// A receive attempt asking for <paramref name="asked"/> messages was given up while SQS may have been serving it
+    /// (timed out, or cancelled in flight): they may be leased to nobody until the visibility timeout passes.
+    /// <paramref name="what"/>, when given, becomes the last failure (it is no transient failure: the receive may have been retried).
+    /// </summary>
+    public void ReceiveAbandoned(int asked, string? what)
+    {
+        Interlocked.Increment(ref _abandonedReceives);
+        Interlocked.Add(ref _messagesMaybeLeased, asked);
+        metrics.ReceivesAbandoned.Add(1);
+        if (what is not null)
+        {
+            Volatile.Write(ref _lastFailure, what);
+        }
     }
 
     public FlushProgress Progress(TimeSpan elapsed, long bufferedBytes) =>

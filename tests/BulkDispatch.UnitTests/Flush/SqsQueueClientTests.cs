@@ -23,7 +23,7 @@ public sealed class SqsQueueClientTests
     {
         using var sqs = new ScriptedSqs { OnReceive = _ => throw new HttpRequestException("connection refused") };
 
-        var error = await Assert.ThrowsAsync<QueueCallException>(() => Client(sqs).ReceiveAsync(10, 2, CancellationToken.None));
+        var error = await Assert.ThrowsAsync<QueueCallException>(() => Client(sqs).ReceiveAsync(10, 2, () => { }, CancellationToken.None));
 
         Assert.Equal(3, sqs.Receives);
         Assert.False(error.Fatal);
@@ -41,7 +41,7 @@ public sealed class SqsQueueClientTests
                 : Task.FromResult(new ReceiveMessageResponse { Messages = [new Message { MessageId = "m1", ReceiptHandle = "h1", Body = "body" }] }),
         };
 
-        var messages = await Client(sqs).ReceiveAsync(10, 2, CancellationToken.None);
+        var messages = await Client(sqs).ReceiveAsync(10, 2, () => { }, CancellationToken.None);
 
         Assert.Equal(3, sqs.Receives);
         Assert.Equal(new ReceivedMessage("m1", "h1", "body"), Assert.Single(messages));
@@ -52,7 +52,7 @@ public sealed class SqsQueueClientTests
     {
         using var sqs = new ScriptedSqs { OnReceive = _ => throw ScriptedSqs.Error("AccessDenied", HttpStatusCode.Forbidden) };
 
-        var error = await Assert.ThrowsAsync<QueueCallException>(() => Client(sqs).ReceiveAsync(10, 2, CancellationToken.None));
+        var error = await Assert.ThrowsAsync<QueueCallException>(() => Client(sqs).ReceiveAsync(10, 2, () => { }, CancellationToken.None));
 
         Assert.Equal(1, sqs.Receives);
         Assert.True(error.Fatal);
@@ -63,7 +63,8 @@ public sealed class SqsQueueClientTests
     public async Task A_receive_that_hangs_is_abandoned_after_its_wait_and_margin_and_three_in_a_row_fail()
     {
         using var sqs = new ScriptedSqs { OnReceive = async token => { await Task.Delay(Timeout.Infinite, token); return new ReceiveMessageResponse(); } };
-        var receive = Client(sqs).ReceiveAsync(10, 2, CancellationToken.None);
+        int abandoned = 0;
+        var receive = Client(sqs).ReceiveAsync(10, 2, () => Interlocked.Increment(ref abandoned), CancellationToken.None);
 
         for (int attempt = 1; attempt <= 3; attempt++)
         {
@@ -77,6 +78,41 @@ public sealed class SqsQueueClientTests
         var error = await Assert.ThrowsAsync<QueueCallException>(() => receive.WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.False(error.Fatal);
         Assert.Equal("SQS ReceiveMessage did not answer within 12 s.", error.Message);
+        Assert.Equal(3, Volatile.Read(ref abandoned)); // each may have leased messages
+    }
+
+    [Fact]
+    public async Task Only_attempts_given_up_in_flight_are_reported_abandoned_not_those_SQS_answered_with_an_error()
+    {
+        int calls = 0;
+        using var sqs = new ScriptedSqs
+        {
+            OnReceive = _ => Interlocked.Increment(ref calls) == 1
+                ? throw ScriptedSqs.Error("ServiceUnavailable", HttpStatusCode.ServiceUnavailable, Amazon.Runtime.ErrorType.Receiver)
+                : Task.FromResult(new ReceiveMessageResponse()),
+        };
+        int abandoned = 0;
+
+        var messages = await Client(sqs).ReceiveAsync(10, 2, () => Interlocked.Increment(ref abandoned), CancellationToken.None);
+
+        Assert.Empty(messages);
+        Assert.Equal(2, sqs.Receives);
+        Assert.Equal(0, abandoned);
+    }
+
+    [Fact]
+    public async Task A_receive_cancelled_in_flight_is_reported_abandoned()
+    {
+        using var sqs = new ScriptedSqs { OnReceive = async token => { await Task.Delay(Timeout.Infinite, token); return new ReceiveMessageResponse(); } };
+        using var stop = new CancellationTokenSource();
+        int abandoned = 0;
+        var receive = Client(sqs).ReceiveAsync(10, 2, () => Interlocked.Increment(ref abandoned), stop.Token);
+        await UntilAsync(() => Volatile.Read(ref sqs.Receives) == 1);
+
+        await stop.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => receive.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(1, Volatile.Read(ref abandoned));
     }
 
     private SqsQueueClient Client(ScriptedSqs sqs) =>

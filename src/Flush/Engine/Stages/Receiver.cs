@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Threading.Channels;
 using BulkDispatch.Flush.Reporting;
 
@@ -8,10 +9,12 @@ internal interface IMessageSource
 {
     /// <summary>
     /// One long-poll receive of at most <paramref name="maxMessages"/>, with its own timeout and retries; empty when the
-    /// poll ended with nothing.
+    /// poll ended with nothing. <paramref name="abandoned"/> is called for each attempt given up while SQS may have been
+    /// serving it (timed out, or cancelled in flight): up to <paramref name="maxMessages"/> messages may then be leased
+    /// to nobody until their visibility timeout passes.
     /// </summary>
     /// <exception cref="QueueCallException">SQS refused, or could not be reached after the retries.</exception>
-    Task<IReadOnlyList<ReceivedMessage>> ReceiveAsync(int maxMessages, int waitSeconds, CancellationToken cancellationToken);
+    Task<IReadOnlyList<ReceivedMessage>> ReceiveAsync(int maxMessages, int waitSeconds, Action abandoned, CancellationToken cancellationToken);
 }
 
 /// <summary>How the receiver asks: its loops, its long poll, and the size of the largest message the queue takes.</summary>
@@ -23,7 +26,9 @@ internal sealed record ReceiveSettings(int Loops, TimeSpan WaitTime, int MaxMess
 /// recent messages with their decompressed payloads weighed) from the memory budget and its share of the message
 /// quota (each receive has its own timeout and retries: the source's). A loop ends when a receive answers empty,
 /// the quota is spent, <see cref="RunDeadlines.Receiving"/> is cancelled, or a receive failed for good (the run
-/// then gives up). The output completes when every loop has ended.
+/// then gives up). The output completes when every loop has ended. A receive attempt abandoned in flight is counted
+/// (<see cref="RunCounters.ReceiveAbandoned"/>): what SQS may have leased to it is still in the queue, so the run
+/// cannot call the queue drained even when every loop was then answered empty.
 /// </summary>
 internal sealed class Receiver(IMessageSource source, InFlightLedger ledger, ByteBudget budget, ReceiveSettings settings, RunDeadlines deadlines, RunCounters counters, TimeProvider time)
 {
@@ -94,7 +99,7 @@ internal sealed class Receiver(IMessageSource source, InFlightLedger ledger, Byt
             try
             {
                 requestedAt = time.GetTimestamp(); // SQS starts the visibility clock after this: a safe lower bound
-                messages = await source.ReceiveAsync(want, waitSeconds, stop);
+                messages = await source.ReceiveAsync(want, waitSeconds, () => Abandoned(want, stop), stop);
             }
             catch (Exception ex) when (ex is OperationCanceledException or QueueCallException)
             {
@@ -116,7 +121,8 @@ internal sealed class Receiver(IMessageSource source, InFlightLedger ledger, Byt
             _quota.GiveBack(want - messages.Count);
             if (messages.Count == 0)
             {
-                // Long polling asks every SQS server, so an empty answer means this loop has drained the queue.
+                // Long polling asks every SQS server, so an empty answer means this loop has drained the queue (but for
+                // what an abandoned receive may have leased: the report says so).
                 budget.Return(reserved);
                 Interlocked.Increment(ref _emptyLoops);
                 return;
@@ -132,6 +138,16 @@ internal sealed class Receiver(IMessageSource source, InFlightLedger ledger, Byt
 
             budget.Return(reserved);
         }
+    }
+
+    private void Abandoned(int asked, CancellationToken stop)
+    {
+        // Cancelled at the run's stop: the stop reason already says the queue was not drained; a timeout needs saying.
+        bool cancelled = stop.IsCancellationRequested;
+        string? what = cancelled ? null : string.Create(
+            CultureInfo.InvariantCulture,
+            $"a receive got no answer within BulkDispatch__Flush__ReceiveWaitTime + ReceiveTimeoutMargin and was abandoned; SQS may have served it: up to {asked} messages may reappear after the queue's VisibilityTimeout ({settings.VisibilityTimeoutSeconds} s)");
+        counters.ReceiveAbandoned(asked, what);
     }
 
     private static string Describe(Exception ex) => ex switch

@@ -71,6 +71,27 @@ public sealed class FlushRunTests
     }
 
     [Fact]
+    public async Task A_queue_answered_empty_after_a_receive_was_abandoned_in_flight_is_not_drained()
+    {
+        _queue.Add(12);
+        _queue.AbandonFirstEmptyReceive = true; // an attempt timed out (SQS may have leased to it), its retry found nothing
+
+        var report = await RunAsync();
+
+        Assert.Equal(FlushStopReason.QueueEmpty, report.StopReason);
+        Assert.False(report.QueueDrained);
+        Assert.False(report.Complete, report.ToText());
+        Assert.Equal(12, report.MessagesDeleted);
+        Assert.Equal(1, report.AbandonedReceives);
+        Assert.Equal(10, report.MessagesMaybeLeased);
+        Assert.Contains("VisibilityTimeout (300 s)", report.LastFailure, StringComparison.Ordinal);
+        Assert.Contains(
+            "INCOMPLETE: stopped because the queue answered empty, but 1 receive(s) were abandoned in flight: up to 10 messages SQS may have leased to them reappear after the queue's VisibilityTimeout",
+            report.ToText(),
+            StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_run_the_host_cancels_is_not_complete()
     {
         _queue.HangWhenEmpty = true;
@@ -156,6 +177,7 @@ public sealed class FlushRunTests
     private sealed class FakeQueue : IMessageSource, IMessageDeleter, IVisibilityChanger, IDeadLetterQueue, IQueueDepth
     {
         private readonly ConcurrentQueue<ReceivedMessage> _backlog = new();
+        private int _abandonOnce;
 
         public ConcurrentBag<string> Handed { get; } = [];
 
@@ -166,6 +188,9 @@ public sealed class FlushRunTests
         public bool HangWhenEmpty { get; set; }
 
         public Action? OnReceive { get; set; }
+
+        /// <summary>The first receive that finds nothing first reports an attempt abandoned in flight (as the gateway does after a timeout).</summary>
+        public bool AbandonFirstEmptyReceive { get => _abandonOnce != 0; set => _abandonOnce = value ? 1 : 0; }
 
         /// <summary>Thrown by every delete (e.g. the credentials' configuration error when they are read again).</summary>
         public Exception? DeleteError { get; set; }
@@ -178,7 +203,7 @@ public sealed class FlushRunTests
             }
         }
 
-        public async Task<IReadOnlyList<ReceivedMessage>> ReceiveAsync(int maxMessages, int waitSeconds, CancellationToken cancellationToken)
+        public async Task<IReadOnlyList<ReceivedMessage>> ReceiveAsync(int maxMessages, int waitSeconds, Action abandoned, CancellationToken cancellationToken)
         {
             OnReceive?.Invoke();
             var messages = new List<ReceivedMessage>();
@@ -186,6 +211,11 @@ public sealed class FlushRunTests
             {
                 messages.Add(m);
                 Handed.Add(m.ReceiptHandle);
+            }
+
+            if (messages.Count == 0 && Interlocked.Exchange(ref _abandonOnce, 0) == 1)
+            {
+                abandoned();
             }
 
             if (messages.Count == 0 && HangWhenEmpty)

@@ -1,8 +1,11 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
+using Amazon.SQS.Model;
+using BulkDispatch.Core.Sqs;
 using BulkDispatch.Flush.Engine;
 using BulkDispatch.Flush.Engine.Stages;
 using BulkDispatch.Flush.Reporting;
+using BulkDispatch.UnitTests.Core.Sqs;
 using Microsoft.Extensions.Time.Testing;
 
 namespace BulkDispatch.UnitTests.Flush.Stages;
@@ -170,6 +173,46 @@ public sealed class ReceiverTests
         Assert.Equal((int)((budgetBytes - first.Bytes) / first.Bytes), asks[1].Asked); // not 10 of MaxMessageBytes each
     }
 
+    [Fact]
+    public async Task A_receive_abandoned_on_its_timeout_and_then_answered_empty_does_not_drain_the_queue()
+    {
+        // SQS (here: the AWS client answering for it) hangs on the first attempt, which may yet have leased up to 10
+        // messages, then answers empty; the real gateway abandons the attempt after wait + margin and retries.
+        int calls = 0;
+        using var sqs = new ScriptedSqs
+        {
+            OnReceive = async token =>
+            {
+                if (Interlocked.Increment(ref calls) == 1)
+                {
+                    await Task.Delay(Timeout.Infinite, token);
+                }
+
+                return new ReceiveMessageResponse();
+            },
+        };
+        var source = new SqsQueueClient(
+            new SqsGateway(sqs, new SqsGatewayOptions { TimeProvider = _time }), "http://127.0.0.1:9/000000000000/q", TimeSpan.FromSeconds(10), SqsQueueClient.ReceiveRetry(StageKit.Log));
+        using var deadlines = StageKit.Deadlines(_time);
+        var receiver = new Receiver(source, _kit.Ledger, _kit.Budget, new ReceiveSettings(1, Wait, MaxMessageBytes, 30, 0), deadlines, _counters, _time);
+        var running = receiver.RunAsync(_output.Writer);
+        while (Volatile.Read(ref sqs.Receives) < 1)
+        {
+            await Task.Delay(5);
+        }
+
+        _time.Advance(Wait + TimeSpan.FromSeconds(10)); // the attempt's timeout
+        await running.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(2, sqs.Receives);
+        Assert.Equal(FlushStopReason.QueueEmpty, receiver.StopReason); // every loop was answered empty ...
+        Assert.Equal(1, _counters.AbandonedReceives); // ... but the first answer never came
+        Assert.Equal(10, _counters.MessagesMaybeLeased);
+        Assert.Equal(0, _counters.TransientFailures); // the receive itself succeeded on its retry
+        Assert.Contains("up to 10 messages may reappear after the queue's VisibilityTimeout (30 s)", _counters.LastFailure, StringComparison.Ordinal);
+        Assert.False(deadlines.GaveUp);
+    }
+
     private Receiver Receiver(RunDeadlines deadlines, int loops, int maxMessages = 0)
     {
         var budget = _kit.Budget;
@@ -221,7 +264,7 @@ public sealed class ReceiverTests
             }
         }
 
-        public async Task<IReadOnlyList<ReceivedMessage>> ReceiveAsync(int maxMessages, int waitSeconds, CancellationToken cancellationToken)
+        public async Task<IReadOnlyList<ReceivedMessage>> ReceiveAsync(int maxMessages, int waitSeconds, Action abandoned, CancellationToken cancellationToken)
         {
             Asks.Enqueue((maxMessages, BudgetUsed()));
             Interlocked.Increment(ref _calls);
