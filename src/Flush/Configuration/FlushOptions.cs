@@ -28,7 +28,12 @@ public sealed class FlushOptions
     public int SendConcurrency { get; set; } = 4;
 
     /// <summary>The most received-but-unsent message bytes held in memory; receiving pauses at this.</summary>
-    public long MaxBufferedBytes { get; set; } = 64L * 1024 * 1024;
+    /// <remarks>
+    /// 32 MiB: about 30 version-2 messages (15,000 events), enough to fill 3.5 MB requests for a few groups at the same
+    /// rate as 64 MiB, and a 1M-event drain peaks under 256 MiB (docs/benchmarks.md, issue 12). Fleets with many
+    /// projects (many groups) fill their requests better with more.
+    /// </remarks>
+    public long MaxBufferedBytes { get; set; } = 32L * 1024 * 1024;
 
     /// <summary>Stop receiving after this many messages (0: no limit other than time).</summary>
     public int MaxMessagesPerRun { get; set; }

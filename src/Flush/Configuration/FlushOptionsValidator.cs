@@ -15,7 +15,7 @@ internal sealed class FlushOptionsValidator(IConfiguration? configuration) : Set
         [nameof(FlushOptions.ReceiveWaitTime)] = "00:00:02",
         [nameof(FlushOptions.ReceiveTimeoutMargin)] = "00:00:10",
         [nameof(FlushOptions.SendConcurrency)] = "4",
-        [nameof(FlushOptions.MaxBufferedBytes)] = "67108864",
+        [nameof(FlushOptions.MaxBufferedBytes)] = "33554432",
         [nameof(FlushOptions.MaxMessagesPerRun)] = "100000",
         [nameof(FlushOptions.BatchLinger)] = "00:00:10",
     };

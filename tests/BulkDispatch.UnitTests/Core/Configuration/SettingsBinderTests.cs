@@ -26,7 +26,7 @@ public sealed class SettingsBinderTests
     [Theory]
     [InlineData("MaxRequestBytes", "abc", "BulkDispatch__Flush__MaxRequestBytes: 'abc' is not a whole number (or is too large). Example: 3000000.")]
     [InlineData("MaxRequestBytes", "3,000,000", "BulkDispatch__Flush__MaxRequestBytes: '3,000,000' is not a whole number (or is too large). Example: 3000000.")]
-    [InlineData("MaxBufferedBytes", "99999999999999999999", "BulkDispatch__Flush__MaxBufferedBytes: '99999999999999999999' is not a whole number (or is too large). Example: 67108864.")]
+    [InlineData("MaxBufferedBytes", "99999999999999999999", "BulkDispatch__Flush__MaxBufferedBytes: '99999999999999999999' is not a whole number (or is too large). Example: 33554432.")]
     [InlineData("MaxDuration", "four minutes", "BulkDispatch__Flush__MaxDuration: 'four minutes' is not a time span (hh:mm:ss). Example: 00:04:00.")]
     public void A_value_that_cannot_be_read_is_left_out_and_named_with_an_example(string property, string value, string message)
     {
