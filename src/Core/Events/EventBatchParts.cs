@@ -69,10 +69,9 @@ internal sealed class EventBatchParts
     }
 
     /// <summary>
-    /// Splits the bodies of the events of one message as a reader of the message meets them, so each body is read
-    /// once (a reader of the message that skipped a body, and a second reader that split it, was a third of the
-    /// flush's CPU). Consecutive bodies with the same header share one header list, which lets a packer that
-    /// recognises the list work out its group once per message rather than once per event.
+    /// Splits the bodies of the events of one message as the message's reader meets them, so each body is read once.
+    /// Consecutive bodies with the same header share one header list, which lets a packer that recognises the list
+    /// work out its group once per message rather than once per event.
     /// </summary>
     internal sealed class Splitter
     {
